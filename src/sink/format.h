@@ -22,6 +22,21 @@ struct fmt_opts {
 };
 #define FMT_PRESENT UINT64_MAX
 
+/*
+ * Selectors for o->fields beyond the FF_* bits, for values every record carries and that have
+ * no presence bit (pmacct primitives peer_src_ip, timestamp_arrival, export_proto_*).
+ * FMT_PRESENT prints them whenever they are known.
+ */
+enum fmt_field {
+	FMT_F_EXPORTER = FF_COUNT, /* peer_ip_src */
+	FMT_F_ARRIVAL,             /* timestamp_arrival */
+	FMT_F_SEQNO,               /* export_proto_seqno */
+	FMT_F_VERSION,             /* export_proto_version */
+	FMT_F_SYSID,               /* export_proto_sysid */
+	FMT_F_COUNT
+};
+#define FMT_BIT(b) (UINT64_C(1) << (b))
+
 void fmt_opts_default(struct fmt_opts *o);
 
 /*

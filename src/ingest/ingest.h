@@ -1,0 +1,47 @@
+/* ingest.h - the ingest workers: UDP sockets per worker, decode state per worker, hand-off to
+ * plugins. */
+#ifndef WEIR_INGEST_H
+#define WEIR_INGEST_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct allow_list;
+struct conf;
+struct ingest;
+struct plugin_set;
+
+/* conf->workers, or one per online core when it is 0. */
+unsigned ingest_worker_count(const struct conf *c);
+
+/*
+ * Opens one SO_REUSEPORT socket per worker and listener, each worker's decode state (limits
+ * from c, allow list `allow` shared read-only, may be NULL) and receive buffers, and loads
+ * c->templates_file into every worker. No thread runs yet. NULL with err set on failure.
+ */
+struct ingest *ingest_open(const struct conf *c, unsigned n_workers, struct plugin_set *ps,
+                           const struct allow_list *allow, char *err, size_t errlen);
+
+/* Starts the worker threads. 0 ok, -1 with err set. */
+int ingest_start(struct ingest *ing, char *err, size_t errlen);
+
+/*
+ * Stops the workers promptly (an eventfd wakes them): each drains what its sockets already
+ * hold, hands its last records to the plugins and exits. Saves the templates file. Returns
+ * once every worker has exited.
+ */
+void ingest_stop(struct ingest *ing);
+
+/* One line per listener: where exporters should send, and the socket buffer granted. */
+void ingest_describe(const struct ingest *ing, FILE *out);
+
+/*
+ * Per worker and socket: datagrams, bytes, kernel drops (SO_RXQ_OVFL and /proc/net/udp);
+ * then per exporter and domain the decode counters. Safe while the workers run (each prints
+ * its own decode state on request) and after ingest_stop().
+ */
+void ingest_stats_print(struct ingest *ing, FILE *out);
+
+void ingest_free(struct ingest *ing);
+
+#endif

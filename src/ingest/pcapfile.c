@@ -41,6 +41,7 @@ struct reasm {
 	uint64_t first_ms;
 	uint32_t total; /* payload length, known once the last fragment came; 0 before */
 	uint32_t got;
+	uint32_t hi; /* highest fragment end seen, so that none lies past the last fragment */
 	uint8_t seen[REASM_MAX / 64 + 1];
 	uint8_t data[REASM_MAX];
 };
@@ -71,14 +72,14 @@ bool pcap_dlt_supported(int dlt)
 }
 
 /* RFC 768: c holds exactly the IP payload. A UDP length past it means a cut datagram. */
-static enum frame_kind parse_udp(struct cursor *c, struct pcap_udp *out)
+static enum frame_kind parse_udp(struct cursor *c, bool v6, struct pcap_udp *out)
 {
 	uint16_t ulen;
 
 	if (!cur_u16(c, &out->src_port) || !cur_u16(c, &out->dst_port) || !cur_u16(c, &ulen) ||
 	    !cur_skip(c, 2))
 		return FRAME_MALFORMED;
-	if (ulen == 0) /* IPv6 jumbogram (RFC 2675): the IP payload length rules */
+	if (ulen == 0 && v6) /* jumbogram (RFC 2675 §4): the IP payload length rules */
 		ulen = (uint16_t)(cur_left(c) + 8 > UINT16_MAX ? UINT16_MAX : cur_left(c) + 8);
 	if (ulen < 8 || (size_t)ulen - 8 > cur_left(c))
 		return FRAME_MALFORMED;
@@ -121,7 +122,7 @@ static enum frame_kind parse_ipv4(struct cursor *c, struct pcap_udp *out)
 	}
 	if (proto != IPPROTO_UDP_)
 		return FRAME_OTHER;
-	return parse_udp(&ip, out);
+	return parse_udp(&ip, false, out);
 }
 
 /* RFC 8200 §4: walks the extension headers up to an upper-layer header (FRAME_UDP, whatever it
@@ -202,7 +203,7 @@ static enum frame_kind parse_ipv6(struct cursor *c, struct pcap_udp *out)
 		return k;
 	if (next != IPPROTO_UDP_)
 		return FRAME_OTHER;
-	return parse_udp(&ip, out);
+	return parse_udp(&ip, true, out);
 }
 
 static enum frame_kind parse_ip(struct cursor *c, struct pcap_udp *out)
@@ -364,13 +365,27 @@ static struct reasm *reasm_slot(struct pcapfile *pf, const struct pcap_udp *u, u
 	r->src = u->src;
 	r->dst = u->dst;
 	r->first_ms = now;
-	r->total = r->got = 0;
+	r->total = r->got = r->hi = 0;
 	memset(r->seen, 0, sizeof(r->seen));
 	return r;
 }
 
+/* An exact copy of bytes already held, as a capture on two interfaces (tcpdump -i any on a
+ * router) holds every forwarded fragment twice: RFC 8200 §4.5 lets it be dropped alone rather
+ * than taken as an overlap. Held blocks were written whole, but for the tail of the last piece's
+ * final block, and a piece reaching into that tail ends past the total: refused before this. */
+static bool reasm_dup(const struct reasm *r, const struct pcap_frag *f, size_t end)
+{
+	for (size_t b = f->offset / 8; b < (end + 7) / 8; b++) {
+		if (!(r->seen[b / 8] & (1u << (b % 8))))
+			return false;
+	}
+	return memcmp(r->data + f->offset, f->data, f->len) == 0;
+}
+
 /* Adds a fragment: 1 when the datagram is whole, 0 when parts are missing, -1 when the
- * fragment is inconsistent (overlap, beyond the end, a middle piece not a multiple of 8). */
+ * fragment is inconsistent (overlap, beyond the end, a middle piece not a multiple of 8).
+ * Whole means got == total with every piece inside [0, total): no overlap, so no hole. */
 static int reasm_add(struct reasm *r, const struct pcap_frag *f)
 {
 	size_t end = (size_t)f->offset + f->len;
@@ -378,12 +393,16 @@ static int reasm_add(struct reasm *r, const struct pcap_frag *f)
 	if (end > REASM_MAX || (f->more && (f->len == 0 || f->len % 8)))
 		return -1;
 	if (!f->more) {
-		if (r->total && r->total != end)
+		if ((r->total && r->total != end) || r->hi > end)
 			return -1;
 		r->total = (uint32_t)end;
 	} else if (r->total && end > r->total) {
 		return -1;
 	}
+	if (end > r->hi)
+		r->hi = (uint32_t)end;
+	if (reasm_dup(r, f, end)) /* an empty last piece is one too: it brings no bytes */
+		return r->total && r->got == r->total;
 	for (size_t b = f->offset / 8; b < (end + 7) / 8; b++) {
 		if (r->seen[b / 8] & (1u << (b % 8)))
 			return -1;
@@ -431,7 +450,7 @@ static enum frame_kind reassemble(struct pcapfile *pf, struct pcap_udp *out, uin
 	}
 	if (next != IPPROTO_UDP_)
 		return FRAME_OTHER;
-	return parse_udp(&c, out);
+	return parse_udp(&c, r->v6, out);
 }
 
 /* End of file: datagrams still missing parts never complete. */

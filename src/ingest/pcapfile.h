@@ -57,8 +57,8 @@ struct pcapfile;
  * Opens a pcap or pcapng file ("-" = stdin). Link types: EN10MB (802.1Q/802.1ad tags), LINUX_SLL,
  * LINUX_SLL2, NULL, LOOP, RAW, IPV4, IPV6. dst_port != 0 keeps only datagrams to that UDP port.
  * IPv4 and IPv6 fragments are reassembled (a few datagrams at a time, 30 s of capture time each;
- * overlapping fragments drop the datagram). Returns NULL with a message in err when the file
- * cannot be read or its link type is unknown.
+ * overlapping fragments drop the datagram, exact duplicates are ignored). Returns NULL with a
+ * message in err when the file cannot be read or its link type is unknown.
  */
 struct pcapfile *pcapfile_open(const char *path, uint16_t dst_port, char *err, size_t errlen);
 

@@ -26,6 +26,7 @@ enum drop_reason {
 	DROP_NOT_ALLOWED,     /* exporter not in nfacctd_allow_file */
 	DROP_RECORD_OVERFLOW, /* record longer than the remaining set */
 	DROP_BAD_SAMPLE,      /* sFlow sample length/format inconsistent */
+	DROP_EXPORTER_LIMIT,  /* new exporter while max_exporters are held (none idle) */
 	DROP_REASON_COUNT
 };
 
@@ -96,7 +97,10 @@ struct exporter_stats {
 	uint64_t drops[DROP_REASON_COUNT];
 };
 
-/* Calls fn for every exporter/domain of the state. */
+/*
+ * Calls fn for every exporter/domain of the state; first, when any is non-zero, for the drops
+ * that belong to no exporter (address ::, version 0).
+ */
 void decode_stats_foreach(const struct decode_state *st,
                           void (*fn)(void *arg, const struct exporter_stats *s), void *arg);
 /* Prints the counters as a table (SIGUSR1, exit, `weir decode --stats`). */

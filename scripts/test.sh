@@ -15,6 +15,13 @@ UNIT_COUNTS=$tmp/unit scripts/run-unit.sh build/asan/tests/test_* || true
 if [ -f "$tmp/unit" ]; then read -r p f < "$tmp/unit"; else p=0 f=1; fi
 pass=$((pass + p)); fail=$((fail + f))
 
+# clang-format is law: an unformatted C file is a failed test.
+if git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror >"$tmp/fmt" 2>&1; then
+	pass=$((pass + 1)); echo "format: ok"
+else
+	fail=$((fail + 1)); echo "format: FAILED"; head -20 "$tmp/fmt"
+fi
+
 fuzz_bins=(build/fuzz/fuzz_*)
 if [ -x "${fuzz_bins[0]}" ]; then
 	if scripts/run-fuzz.sh "${FUZZ_SECONDS:-10}" "${fuzz_bins[@]}"; then

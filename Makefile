@@ -110,10 +110,17 @@ test:
 	@$(MAKE) --no-print-directory all asan $(UNIT_BIN) $(FUZZ_BIN)
 	@scripts/test.sh
 
+# bench programs link the release library; bench/run.sh drives them (knobs: BENCH_RATES, ...)
+BENCH_BIN := $(BUILD)/bench/decode_bench $(BUILD)/bench/udp_sink
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libweir.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libweir.a $(LDLIBS)
+
 bench:
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory all
-	@bench/run.sh
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@BUILD=$(BUILD) bench/run.sh
 
 docs: $(BUILD)/weir
 	./$(BUILD)/weir config --reference > docs/configuration.md

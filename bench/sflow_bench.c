@@ -1,0 +1,194 @@
+/* sflow_bench.c - offline rates: sFlow samples through decode_datagram, and pcap metering. */
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/gen.h"
+#include "ingest/meter.h"
+#include "weir/decoder.h"
+
+#define REPS    7
+#define DGRAMS  20000
+#define KEYS    10000
+#define PASSES  20 /* the traffic pcap is small: metered this many times per repetition */
+#define MAX_PKT 1600
+
+struct sink {
+	uint64_t records, bytes;
+};
+
+static void consume(void *arg, struct flow_batch *b)
+{
+	struct sink *s = arg;
+	for (size_t i = 0; i < b->n; i++)
+		s->bytes += b->rec[i].bytes;
+	s->records += b->n;
+	b->n = 0;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Samples per CPU second: gen's sFlow datagrams (11 IPv4 samples each) decoded from memory. */
+static double decode_rate(uint64_t now, double *per_dgram)
+{
+	struct gen_model m;
+	struct gen_packer pk = {0};
+	struct gen_exporter x = {.boot_ms = now - 3600000, .domain = 1, .sampling = 1};
+	struct gen_rec r[GEN_PER_MAX];
+	uint8_t *buf = malloc((size_t)DGRAMS * GEN_BUDGET_DEFAULT);
+	size_t *len = calloc(DGRAMS, sizeof(*len)), used = 0;
+	struct flow_batch *batch = calloc(1, sizeof(*batch));
+	struct decode_state *st = decode_state_new(NULL);
+	uint64_t samples = 0;
+	struct sink s = {0};
+	double rate[REPS];
+
+	if (!buf || !len || !batch || !st)
+		return 0;
+	gen_model_init(&m, 1, KEYS, 0, 1);
+	for (int d = 0; d < DGRAMS; d++) {
+		size_t n = gen_pack(&gen_fmt_sflow, &m, &pk, now, GEN_BUDGET_DEFAULT, GEN_PER_MAX, r);
+		len[d] = gen_fmt_sflow.data(buf + used, GEN_BUDGET_DEFAULT, &x, now, r, n);
+		used += len[d];
+		samples += n;
+	}
+	*per_dgram = (double)samples / DGRAMS;
+	struct decode_ctx ctx = {
+	    .st = st, .now_ms = now, .batch = batch, .emit = consume, .emit_arg = &s};
+	wip_from_v4(&ctx.src, 0x7f000001);
+	for (int rep = 0; rep < REPS; rep++) {
+		uint64_t before = s.records;
+		double t0 = cpu_now();
+		for (size_t d = 0, off = 0; d < DGRAMS; off += len[d++])
+			decode_datagram(&ctx, buf + off, len[d]);
+		consume(&s, batch);
+		rate[rep] = (double)(s.records - before) / (cpu_now() - t0);
+		if (s.records - before != samples)
+			fprintf(stderr, "sflow_bench: %" PRIu64 " of %" PRIu64 " samples decoded\n",
+			        s.records - before, samples);
+	}
+	decode_state_free(st);
+	free(batch);
+	free(len);
+	free(buf);
+	return median(rate, REPS);
+}
+
+struct frames {
+	uint8_t (*data)[MAX_PKT];
+	uint32_t *caplen, *len;
+	uint64_t *ts;
+	size_t n;
+	int link;
+};
+
+static int load(const char *path, struct frames *f)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *p;
+	pcap_t *pc = pcap_open_offline(path, err);
+	size_t cap = 0;
+
+	if (!pc) {
+		fprintf(stderr, "sflow_bench: %s\n", err);
+		return -1;
+	}
+	f->link = pcap_datalink(pc);
+	while (pcap_next_ex(pc, &h, &p) == 1) {
+		if (f->n == cap) {
+			cap = cap ? cap * 2 : 8192;
+			f->data = realloc(f->data, cap * sizeof(*f->data));
+			f->caplen = realloc(f->caplen, cap * sizeof(*f->caplen));
+			f->len = realloc(f->len, cap * sizeof(*f->len));
+			f->ts = realloc(f->ts, cap * sizeof(*f->ts));
+		}
+		uint32_t c = h->caplen < MAX_PKT ? h->caplen : MAX_PKT;
+		memcpy(f->data[f->n], p, c);
+		f->caplen[f->n] = c;
+		f->len[f->n] = h->len;
+		f->ts[f->n++] = (uint64_t)h->ts.tv_sec * 1000 + (uint64_t)h->ts.tv_usec / 1000;
+	}
+	pcap_close(pc);
+	return f->link == DLT_EN10MB ? 0 : -1;
+}
+
+/* Packets per CPU second through the flow cache (65536 entries, 60 s / 15 s timeouts). */
+static double meter_rate(const struct frames *f, uint64_t *flows)
+{
+	struct meter_conf mc = {.max_entries = 65536, .active_ms = 60000, .inactive_ms = 15000};
+	struct flow_batch *batch = calloc(1, sizeof(*batch));
+	struct sink s = {0};
+	double rate[REPS];
+
+	for (int rep = 0; rep < REPS; rep++) {
+		struct meter *m = meter_new(&mc);
+		meter_set_output(m, batch, consume, &s);
+		double t0 = cpu_now();
+		for (int pass = 0; pass < PASSES; pass++) {
+			/* each pass later in time than the last: its flows are new ones */
+			uint64_t shift = (uint64_t)pass * 3600 * 1000;
+			for (size_t i = 0; i < f->n; i++) {
+				meter_packet(m, f->data[i], f->caplen[i], f->len[i], PKT_LINK_ETH,
+				             f->ts[i] + shift);
+				if (i % 1024 == 0)
+					meter_expire(m, f->ts[i] + shift);
+			}
+		}
+		meter_flush(m, UINT64_MAX / 2);
+		consume(&s, batch);
+		rate[rep] = (double)(f->n * PASSES) / (cpu_now() - t0);
+		meter_free(m);
+	}
+	*flows = s.records / REPS;
+	free(batch);
+	return median(rate, REPS);
+}
+
+int main(int argc, char **argv)
+{
+	struct timespec ts;
+	struct frames f = {0};
+	double per = 0;
+	uint64_t flows = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000;
+	double dec = decode_rate(now, &per);
+	printf("sflow decode: %.0f samples/s on one core (%d datagrams of %.1f samples, median "
+	       "of %d)\n",
+	       dec, DGRAMS, per, REPS);
+	if (argc < 2)
+		return 0;
+	if (load(argv[1], &f) < 0)
+		return 1;
+	double met = meter_rate(&f, &flows);
+	printf("pcap metering: %.0f packets/s on one core (%zu frames x %d passes from memory, "
+	       "%" PRIu64 " flows per repetition, median of %d)\n",
+	       met, f.n, PASSES, flows, REPS);
+	free(f.data);
+	free(f.caplen);
+	free(f.len);
+	free(f.ts);
+	return 0;
+}

@@ -151,10 +151,11 @@ static int run_fwd(int argc, char **argv)
 			continue;
 		unsigned cnt[MAX_PORT] = {0};
 		for (int i = 0; i < k; i++) {
-			unsigned d = (ntohl(b.from[i].sin_addr.s_addr) * 2654435761u) % (unsigned)nd;
+			unsigned d =
+			    (ntohl(b.from[i].sin_addr.s_addr) * 2654435761u) % (unsigned)nd;
 			oiov[d][cnt[d]] = (struct iovec){b.buf[i], b.msg[i].msg_len};
-			out[d][cnt[d]].msg_hdr = (struct msghdr){.msg_iov = &oiov[d][cnt[d]],
-			                                         .msg_iovlen = 1};
+			out[d][cnt[d]].msg_hdr =
+			    (struct msghdr){.msg_iov = &oiov[d][cnt[d]], .msg_iovlen = 1};
 			cnt[d]++;
 		}
 		for (int d = 0; d < nd; d++)

@@ -17,6 +17,7 @@ static const struct {
     {"decode", cmd_decode, "decode a pcap of export packets to JSON lines"},
     {"gen", cmd_gen, "send generated NetFlow v5/v9/IPFIX to a collector"},
     {"config", cmd_config, "check a config file, or print the key reference"},
+    {"relay", cmd_relay, "replicate and balance export datagrams over collectors"},
 };
 
 static void usage(FILE *out)

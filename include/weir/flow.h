@@ -130,6 +130,13 @@ struct flow {
 	uint8_t sampling_algo;
 	uint8_t export_version; /* 5, 9, 10 (IPFIX), 105 (sFlow v5) */
 	uint8_t event;          /* enum flow_event */
+
+	/* Set by enrich/ (pre_tag_map, networks_file); zero from the decoders. */
+	uint64_t tag;
+	uint64_t tag2;
+	const char *label; /* pre_tag_map set_label; NULL = none; owned by the map */
+	uint32_t peer_src_as;
+	uint32_t peer_dst_as;
 };
 
 /* The unit every stage passes on: records decoded from one or more datagrams. */

@@ -1,5 +1,5 @@
-/* plugin.c - the plugin stage: workers fill record buffers, one writer thread per plugin sinks
- * them. */
+/* plugin.c - the aggregate stage: workers add flows into their own tables, one writer thread per
+ * plugin merges the tables it is handed and writes rows to the sink. */
 #include "aggregate/plugin.h"
 
 #include <errno.h>
@@ -10,39 +10,51 @@
 #include <string.h>
 #include <time.h>
 
+#include "aggregate/bins.h"
+#include "aggregate/key.h"
+#include "aggregate/table.h"
 #include "conf/conf.h"
+#include "enrich/enrich.h"
+#include "enrich/filter.h"
 #include "lib/log.h"
+#include "sink/format.h"
 #include "weir/sink.h"
 
 /*
- * Buffer protocol. Each (plugin, worker) pair owns PBUF_POOL buffers: one being filled by the
- * worker, the others free or queued to the writer. At a refresh deadline the writer bumps
- * flush_gen; every worker notices it on its next loop pass and hands its current buffer over
- * tagged with that generation (an "ack"). Once every worker has acked, the writer flushes the
- * sink: everything a worker pushed before its ack lands in the closing interval. Buffers that
- * arrive from an already-acked worker meanwhile belong to the next interval and wait on the
- * deferred list. This is the seam where per-worker aggregation tables will be swapped instead.
+ * Table protocol. Each (plugin, worker) pair owns TBL_POOL tables: one being filled by the
+ * worker, the other free or queued to the writer. At a refresh deadline the writer bumps
+ * flush_gen; every worker notices it on its next loop pass and hands its table over tagged with
+ * that generation (an "ack"). Once every worker has acked, the writer writes the merged rows and
+ * flushes the sink: everything a worker accounted before its ack lands in the closing interval.
+ * Tables that arrive from an already-acked worker meanwhile belong to the next interval and wait
+ * on the deferred list. A table that fills up (print_cache_entries) is handed over early and
+ * merged like any other.
  */
-#define PBUF_RECS    2048
-#define PBUF_POOL    4
+#define TBL_POOL     2
 #define ACK_GRACE_MS 5000 /* a worker that does not ack by then is left for the next interval */
 #define WAIT_MAX_MS  200
+#define ROWS_CHUNK   1024
+#define TAG_RANGES   32
+#define MERGE_MAX    (1u << 26)
 
-struct pbuf {
-	struct pbuf *next;
+struct ptable {
+	struct ptable *next;
 	unsigned worker;
-	uint64_t ack_gen; /* 0 = a full buffer; else the flush generation this hand-over closes */
-	size_t n;
-	struct flow rec[PBUF_RECS];
+	uint64_t ack_gen; /* 0 = handed over because full; else the generation this closes */
+	struct agg_table *t;
 };
 
 struct pworker {
-	struct pbuf *cur;  /* owned by the worker */
-	struct pbuf *free; /* under plugin.mu */
-	uint64_t gen_seen; /* worker-private: the last generation it acked */
-	bool acked;        /* writer-private: acked the pending flush */
-	_Atomic uint64_t records, buffers, stalls;
+	struct ptable *cur;  /* owned by the worker */
+	struct ptable *free; /* under plugin.mu */
+	uint64_t gen_seen;   /* worker-private: the last generation it acked */
+	bool acked;          /* writer-private: acked the pending flush */
+	_Atomic uint64_t records, filtered, tables, early, stalls;
 	char pad[64]; /* keeps two workers' hot fields off one cache line */
+};
+
+struct tag_range {
+	uint64_t lo, hi;
 };
 
 struct plugin {
@@ -51,32 +63,44 @@ struct plugin {
 	struct sink *sink;
 	unsigned n_workers;
 	struct pworker *pw;
-	struct pbuf **all; /* every buffer, for freeing */
+	struct ptable *all; /* every table, for freeing */
+
+	/* what the workers read (set before any thread runs) */
+	struct agg_key key;
+	struct agg_bins bins;
+	struct flow_filter *filter;
+	size_t n_tags;
+	struct tag_range tags[TAG_RANGES];
+	bool time_new;
 
 	pthread_t writer;
 	bool started;
 	pthread_mutex_t mu;
-	pthread_cond_t wake;  /* writer: a buffer was queued, or stop */
-	pthread_cond_t freed; /* workers: a buffer came back */
-	struct pbuf *q_head, *q_tail;
+	pthread_cond_t wake;  /* writer: a table was queued, or stop */
+	pthread_cond_t freed; /* workers: a table came back */
+	struct ptable *q_head, *q_tail;
 	bool stopping;
 	_Atomic uint64_t flush_gen;
 
 	/* writer-private */
+	struct agg_table *merge;
+	struct flow *rows;
 	uint64_t refresh_ms, bin_ms, next_ms;
 	bool pending;
 	uint64_t pending_gen, pending_since;
 	unsigned acks;
 	uint64_t rows_in_bin;
-	struct pbuf *def_head, *def_tail;
+	struct ptable *def_head, *def_tail;
 	struct ratelimit rl;
 
-	_Atomic uint64_t rows, rows_refused, flushes, write_errors, late_workers;
+	_Atomic uint64_t rows_out, rows_refused, flushes, write_errors, late_workers, merge_early;
 };
 
 struct plugin_set {
 	unsigned n;
 	unsigned n_workers;
+	struct enrich *enrich;
+	bool enrich_on;
 	struct plugin p[];
 };
 
@@ -90,24 +114,39 @@ static void inc(_Atomic uint64_t *v, uint64_t by)
 	atomic_fetch_add_explicit(v, by, memory_order_relaxed);
 }
 
-static int pool_alloc(struct plugin *p)
+/* Seeds differ per process so that crafted flows cannot aim at one probe chain. */
+static uint64_t table_seed(const struct plugin *p)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)(uintptr_t)p;
+}
+
+static int pool_alloc(struct plugin *p, uint64_t seed)
+{
+	size_t bound = p->pc->print_cache_entries ? p->pc->print_cache_entries : 65535;
+	size_t mbound = bound * p->n_workers;
+
+	if (mbound > MERGE_MAX)
+		mbound = bound > MERGE_MAX ? bound : MERGE_MAX;
 	p->pw = calloc(p->n_workers, sizeof(*p->pw));
-	p->all = calloc((size_t)p->n_workers * PBUF_POOL, sizeof(*p->all));
-	if (!p->pw || !p->all)
+	p->all = calloc((size_t)p->n_workers * TBL_POOL, sizeof(*p->all));
+	p->rows = calloc(ROWS_CHUNK, sizeof(*p->rows));
+	p->merge = agg_table_new(p->key.len, mbound, seed);
+	if (!p->pw || !p->all || !p->rows || !p->merge)
 		return -1;
 	for (unsigned w = 0; w < p->n_workers; w++) {
-		for (unsigned i = 0; i < PBUF_POOL; i++) {
-			struct pbuf *b = calloc(1, sizeof(*b));
-			if (!b)
+		for (unsigned i = 0; i < TBL_POOL; i++) {
+			struct ptable *t = &p->all[w * TBL_POOL + i];
+			t->worker = w;
+			t->t = agg_table_new(p->key.len, bound, seed);
+			if (!t->t)
 				return -1;
-			b->worker = w;
-			p->all[w * PBUF_POOL + i] = b;
 			if (i == 0) {
-				p->pw[w].cur = b;
+				p->pw[w].cur = t;
 			} else {
-				b->next = p->pw[w].free;
-				p->pw[w].free = b;
+				t->next = p->pw[w].free;
+				p->pw[w].free = t;
 			}
 		}
 	}
@@ -126,6 +165,61 @@ static int sync_init(struct plugin *p)
 	return rc ? -1 : 0;
 }
 
+/* pre_tag_filter: "1,5-10,0"; 0 matches untagged flows. */
+static int parse_tags(struct plugin *p, char *err, size_t errlen)
+{
+	char item[64];
+	const char *s = p->pc->pre_tag_filter;
+
+	if (!s[0])
+		return 0;
+	while (agg_list_next(&s, item, sizeof(item))) {
+		unsigned long long lo, hi;
+		char *end;
+		errno = 0;
+		lo = strtoull(item, &end, 10);
+		hi = lo;
+		if (*end == '-')
+			hi = strtoull(end + 1, &end, 10);
+		if (errno || *end || end == item || hi < lo || p->n_tags == TAG_RANGES) {
+			snprintf(err, errlen,
+			         "pre_tag_filter: '%.64s' is not a tag or a-b range "
+			         "(at most %d items)",
+			         item, TAG_RANGES);
+			return -1;
+		}
+		p->tags[p->n_tags++] = (struct tag_range){lo, hi};
+	}
+	return 0;
+}
+
+static int configure(struct plugin *p, const struct plugin_conf *pc, char *err, size_t errlen)
+{
+	char msg[256];
+
+	if (agg_key_parse(&p->key, pc->aggregate, pc->history != 0, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "plugin %s[%s]: %s", pc->type, pc->name, msg);
+		return -1;
+	}
+	if (pc->history)
+		p->key.fields |= FMT_BIT(FMT_F_STAMPS);
+	p->bins.history = pc->history;
+	p->bins.offset = pc->history_offset;
+	p->bins.pro_rating = pc->conf && pc->conf->pro_rating;
+	p->time_new = pc->conf && pc->conf->time_new;
+	if (pc->aggregate_filter[0] &&
+	    !(p->filter = flow_filter_compile(pc->aggregate_filter, msg, sizeof(msg)))) {
+		snprintf(err, errlen, "plugin %s[%s]: aggregate_filter: %s", pc->type, pc->name,
+		         msg);
+		return -1;
+	}
+	if (parse_tags(p, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "plugin %s[%s]: %s", pc->type, pc->name, msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int plugin_init(struct plugin *p, const struct plugin_conf *pc, unsigned n_workers,
                        char *err, size_t errlen)
 {
@@ -139,7 +233,9 @@ static int plugin_init(struct plugin *p, const struct plugin_conf *pc, unsigned 
 		         pc->name, pc->type);
 		return -1;
 	}
-	if (sync_init(p) < 0 || pool_alloc(p) < 0) {
+	if (configure(p, pc, err, errlen) < 0)
+		return -1;
+	if (sync_init(p) < 0 || pool_alloc(p, table_seed(p)) < 0) {
 		snprintf(err, errlen, "plugin %s[%s]: out of memory", pc->type, pc->name);
 		return -1;
 	}
@@ -159,16 +255,20 @@ static void plugin_free_one(struct plugin *p)
 		p->ops->close(p->sink);
 	p->sink = NULL;
 	if (p->all)
-		for (size_t i = 0; i < (size_t)p->n_workers * PBUF_POOL; i++)
-			free(p->all[i]);
+		for (size_t i = 0; i < (size_t)p->n_workers * TBL_POOL; i++)
+			agg_table_free(p->all[i].t);
 	free(p->all);
 	free(p->pw);
+	free(p->rows);
+	agg_table_free(p->merge);
+	flow_filter_free(p->filter);
 }
 
 static void set_free(struct plugin_set *ps)
 {
 	for (unsigned i = 0; i < ps->n; i++)
 		plugin_free_one(&ps->p[i]);
+	enrich_free(ps->enrich);
 	free(ps);
 }
 
@@ -186,6 +286,12 @@ struct plugin_set *plugin_open(const struct conf *c, unsigned n_workers, char *e
 		return NULL;
 	}
 	ps->n_workers = n_workers ? n_workers : 1;
+	ps->enrich = enrich_open(c, err, errlen);
+	if (!ps->enrich) {
+		free(ps);
+		return NULL;
+	}
+	ps->enrich_on = enrich_active(ps->enrich);
 	for (size_t i = 0; i < c->n_plugins; i++) {
 		ps->n = (unsigned)i + 1;
 		if (plugin_init(&ps->p[i], &c->plugins[i], ps->n_workers, err, errlen) < 0) {
@@ -198,21 +304,21 @@ struct plugin_set *plugin_open(const struct conf *c, unsigned n_workers, char *e
 
 /* --- worker side --- */
 
-/* Queues the worker's buffer and takes a free one, waiting for the writer when none is left. */
+/* Queues the worker's table and takes the free one, waiting for the writer when none is left. */
 static void hand_over(struct plugin *p, unsigned wi, uint64_t ack_gen)
 {
 	struct pworker *w = &p->pw[wi];
-	struct pbuf *b = w->cur;
+	struct ptable *t = w->cur;
 	bool stalled = false;
 
-	b->ack_gen = ack_gen;
-	b->next = NULL;
+	t->ack_gen = ack_gen;
+	t->next = NULL;
 	pthread_mutex_lock(&p->mu);
 	if (p->q_tail)
-		p->q_tail->next = b;
+		p->q_tail->next = t;
 	else
-		p->q_head = b;
-	p->q_tail = b;
+		p->q_head = t;
+	p->q_tail = t;
 	pthread_cond_signal(&p->wake);
 	while (!w->free) {
 		struct timespec ts;
@@ -228,32 +334,81 @@ static void hand_over(struct plugin *p, unsigned wi, uint64_t ack_gen)
 	w->cur = w->free;
 	w->free = w->cur->next;
 	pthread_mutex_unlock(&p->mu);
-	w->cur->n = 0;
 	w->cur->next = NULL;
-	inc(&w->buffers, 1);
+	inc(&w->tables, 1);
 	if (stalled)
 		inc(&w->stalls, 1);
 }
 
+static void add(struct plugin *p, unsigned wi, const uint8_t *key, const struct agg_share *s,
+                uint8_t flags)
+{
+	struct pworker *w = &p->pw[wi];
+
+	while (!agg_table_add(w->cur->t, key, s->bytes, s->packets, s->flows, flags)) {
+		inc(&w->early, 1);
+		hand_over(p, wi, 0);
+	}
+}
+
+static bool tag_passes(const struct plugin *p, uint64_t tag)
+{
+	for (size_t i = 0; i < p->n_tags; i++)
+		if (tag >= p->tags[i].lo && tag <= p->tags[i].hi)
+			return true;
+	return false;
+}
+
+/* Filters one flow and adds it (per bin, per direction for sum_*) to the worker's table. */
+static void account(struct plugin *p, unsigned wi, const struct flow *f, uint64_t now)
+{
+	struct agg_share sh[AGG_PRORATE_MAX];
+	uint8_t key[AGG_KEY_MAX];
+	size_t n = 1;
+
+	if ((p->n_tags && !tag_passes(p, f->tag)) ||
+	    (p->filter && !flow_filter_match(p->filter, f))) {
+		inc(&p->pw[wi].filtered, 1);
+		return;
+	}
+	/* A record counts as one flow unless the exporter says how many it aggregates. */
+	uint64_t flows = FLOW_HAS(f, FF_FLOWS) ? f->flows : 1;
+	if (p->key.binned) {
+		uint64_t t = !p->time_new && FLOW_HAS(f, FF_FIRST) && f->first_ms ? f->first_ms
+		             : f->arrival_ms                                      ? f->arrival_ms
+		                                                                  : now;
+		n = agg_bins_split(&p->bins, f, t, flows, sh);
+	} else {
+		sh[0] = (struct agg_share){0, f->bytes, f->packets, flows};
+	}
+	uint8_t flags = p->key.tcpflags && FLOW_HAS(f, FF_TCP_FLAGS) ? f->tcp_flags : 0;
+	for (int side = 0; side < (p->key.sum ? 2 : 1); side++)
+		for (size_t i = 0; i < n; i++) {
+			agg_key_pack(&p->key, f, side, sh[i].bin, key);
+			add(p, wi, key, &sh[i], flags);
+		}
+}
+
 void plugin_push(struct plugin_set *ps, unsigned worker, const struct flow_batch *b)
 {
-	for (unsigned i = 0; i < ps->n; i++) {
-		struct plugin *p = &ps->p[i];
-		struct pworker *w = &p->pw[worker];
-		size_t done = 0;
+	uint64_t now = now_ms(), flows = 0;
 
-		while (done < b->n) {
-			if (w->cur->n == PBUF_RECS)
-				hand_over(p, worker, 0);
-			size_t k = b->n - done;
-			if (k > PBUF_RECS - w->cur->n)
-				k = PBUF_RECS - w->cur->n;
-			memcpy(&w->cur->rec[w->cur->n], &b->rec[done], k * sizeof(b->rec[0]));
-			w->cur->n += k;
-			done += k;
+	for (size_t r = 0; r < b->n; r++) {
+		const struct flow *f = &b->rec[r];
+		struct flow tmp;
+		if (f->event != FLOW_EV_FLOW)
+			continue;
+		flows++;
+		if (ps->enrich_on) {
+			tmp = *f;
+			enrich_flow(ps->enrich, &tmp);
+			f = &tmp;
 		}
-		inc(&w->records, b->n);
+		for (unsigned i = 0; i < ps->n; i++)
+			account(&ps->p[i], worker, f, now);
 	}
+	for (unsigned i = 0; i < ps->n; i++)
+		inc(&ps->p[i].pw[worker].records, flows);
 }
 
 void plugin_tick(struct plugin_set *ps, unsigned worker, uint64_t now)
@@ -270,22 +425,22 @@ void plugin_tick(struct plugin_set *ps, unsigned worker, uint64_t now)
 
 /* --- writer side --- */
 
-static void give_back(struct plugin *p, struct pbuf *b)
+static void give_back(struct plugin *p, struct ptable *t)
 {
 	pthread_mutex_lock(&p->mu);
-	b->next = p->pw[b->worker].free;
-	p->pw[b->worker].free = b;
+	t->next = p->pw[t->worker].free;
+	p->pw[t->worker].free = t;
 	pthread_cond_broadcast(&p->freed);
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void sink_write(struct plugin *p, const struct flow *rows, size_t n)
+static void sink_write(struct plugin *p, const struct flow *rows, size_t n, uint64_t bin_ms)
 {
 	struct sink_rows r = {
 	    .rows = rows,
 	    .n = n,
-	    .fields = UINT64_MAX, /* every field a record carries, until aggregation keys */
-	    .stamp_inserted_ms = p->bin_ms,
+	    .fields = p->key.fields,
+	    .stamp_inserted_ms = bin_ms,
 	    .stamp_updated_ms = now_ms(),
 	};
 
@@ -298,30 +453,85 @@ static void sink_write(struct plugin *p, const struct flow *rows, size_t n)
 		return;
 	}
 	p->rows_in_bin += n;
-	inc(&p->rows, n);
+	inc(&p->rows_out, n);
 }
 
-/* Writes one buffer (or defers it to the next interval) and counts its ack. */
-static void consume(struct plugin *p, struct pbuf *b)
+/* Writes the merged entries of one bin as rows, ROWS_CHUNK at a time. */
+static void emit_bin(struct plugin *p, uint32_t bin)
 {
-	struct pworker *w = &p->pw[b->worker];
+	const struct agg_table *m = p->merge;
+	uint64_t bin_ms = p->key.binned ? (uint64_t)bin * 1000 : p->bin_ms;
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct agg_entry *e = agg_table_entry(m, i);
+		if (agg_key_bin(&p->key, e->key) != bin)
+			continue;
+		struct flow *row = &p->rows[k++];
+		agg_key_unpack(&p->key, e->key, row);
+		row->bytes = e->bytes;
+		row->packets = e->packets;
+		row->flows = e->flows;
+		row->present |= UINT64_C(1) << FF_FLOWS;
+		row->tcp_flags = e->tcp_flags;
+		if (k == ROWS_CHUNK) {
+			sink_write(p, p->rows, k, bin_ms);
+			k = 0;
+		}
+	}
+	if (k)
+		sink_write(p, p->rows, k, bin_ms);
+}
+
+/* Writes every merged entry, oldest bin first, and empties the merge table. */
+static void emit_all(struct plugin *p)
+{
+	const struct agg_table *m = p->merge;
+	uint64_t prev = 0; /* bins are > prev; the first pass takes the smallest */
+	bool first = true;
+
+	for (;;) {
+		uint64_t next = UINT64_MAX;
+		for (size_t i = 0; i < m->n; i++) {
+			uint64_t b = agg_key_bin(&p->key, agg_table_entry(m, i)->key);
+			if ((first || b > prev) && b < next)
+				next = b;
+		}
+		if (next == UINT64_MAX)
+			break;
+		emit_bin(p, (uint32_t)next);
+		prev = next;
+		first = false;
+	}
+	agg_table_clear(p->merge);
+}
+
+/* Merges one worker table (or defers it to the next interval) and counts its ack. */
+static void consume(struct plugin *p, struct ptable *t)
+{
+	struct pworker *w = &p->pw[t->worker];
+	size_t from = 0;
 
 	if (p->pending && w->acked) {
-		b->next = NULL;
+		t->next = NULL;
 		if (p->def_tail)
-			p->def_tail->next = b;
+			p->def_tail->next = t;
 		else
-			p->def_head = b;
-		p->def_tail = b;
+			p->def_head = t;
+		p->def_tail = t;
 		return;
 	}
-	if (b->n)
-		sink_write(p, b->rec, b->n);
-	if (p->pending && b->ack_gen == p->pending_gen) {
+	while ((from = agg_table_merge(p->merge, t->t, from)) < t->t->n) {
+		/* The merged rows outgrew their bound: written now, counted, never dropped. */
+		inc(&p->merge_early, 1);
+		emit_all(p);
+	}
+	agg_table_clear(t->t);
+	if (p->pending && t->ack_gen == p->pending_gen) {
 		w->acked = true;
 		p->acks++;
 	}
-	give_back(p, b);
+	give_back(p, t);
 }
 
 static void begin_flush(struct plugin *p)
@@ -335,7 +545,19 @@ static void begin_flush(struct plugin *p)
 	atomic_store_explicit(&p->flush_gen, p->pending_gen, memory_order_release);
 }
 
-/* Closes the interval in the sink, then replays what arrived early for the next one. */
+/* Writes and closes the interval in the sink. */
+static void close_interval(struct plugin *p, uint64_t now)
+{
+	emit_all(p);
+	if (p->rows_in_bin == 0)
+		sink_write(p, NULL, 0, p->bin_ms); /* lets the sink write an empty file */
+	if (p->ops->flush(p->sink, now) < 0)
+		inc(&p->write_errors, 1);
+	inc(&p->flushes, 1);
+	p->rows_in_bin = 0;
+}
+
+/* Closes the interval, then merges what arrived early for the next one. */
 static void finish_flush(struct plugin *p, uint64_t now)
 {
 	if (p->acks < p->n_workers) {
@@ -345,22 +567,17 @@ static void finish_flush(struct plugin *p, uint64_t now)
 		     "go to the next interval",
 		     p->pc->type, p->pc->name, p->n_workers - p->acks, ACK_GRACE_MS);
 	}
-	if (p->rows_in_bin == 0)
-		sink_write(p, NULL, 0); /* lets the sink write an empty file when configured */
-	if (p->ops->flush(p->sink, now) < 0)
-		inc(&p->write_errors, 1);
-	inc(&p->flushes, 1);
+	close_interval(p, now);
 	p->pending = false;
-	p->rows_in_bin = 0;
 	p->bin_ms = now / p->refresh_ms * p->refresh_ms;
 	p->next_ms = p->bin_ms + p->refresh_ms;
 
-	struct pbuf *b = p->def_head;
+	struct ptable *t = p->def_head;
 	p->def_head = p->def_tail = NULL;
-	while (b) {
-		struct pbuf *next = b->next;
-		consume(p, b);
-		b = next;
+	while (t) {
+		struct ptable *next = t->next;
+		consume(p, t);
+		t = next;
 	}
 }
 
@@ -398,12 +615,12 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (p->q_head) {
-			struct pbuf *b = p->q_head;
-			p->q_head = b->next;
+			struct ptable *t = p->q_head;
+			p->q_head = t->next;
 			if (!p->q_head)
 				p->q_tail = NULL;
 			pthread_mutex_unlock(&p->mu);
-			consume(p, b);
+			consume(p, t);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -413,11 +630,7 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* Final purge: the current interval, however short, then the sink goes away. */
-	if (p->rows_in_bin == 0)
-		sink_write(p, NULL, 0);
-	if (p->ops->flush(p->sink, now_ms()) < 0)
-		inc(&p->write_errors, 1);
-	inc(&p->flushes, 1);
+	close_interval(p, now_ms());
 	p->ops->close(p->sink);
 	p->sink = NULL;
 	return NULL;
@@ -448,15 +661,15 @@ static void stop_one(struct plugin *p)
 	/* Read under the lock: the writer starts flushes only while holding it. */
 	uint64_t gen = atomic_load_explicit(&p->flush_gen, memory_order_relaxed);
 	for (unsigned w = 0; w < p->n_workers; w++) {
-		struct pbuf *b = p->pw[w].cur;
-		/* A worker that had not acked the pending flush acks it now with its last rows. */
-		b->ack_gen = p->pw[w].gen_seen != gen ? gen : 0;
-		b->next = NULL;
+		struct ptable *t = p->pw[w].cur;
+		/* A worker that had not acked the pending flush acks it now with its last flows. */
+		t->ack_gen = p->pw[w].gen_seen != gen ? gen : 0;
+		t->next = NULL;
 		if (p->q_tail)
-			p->q_tail->next = b;
+			p->q_tail->next = t;
 		else
-			p->q_head = b;
-		p->q_tail = b;
+			p->q_head = t;
+		p->q_tail = t;
 		p->pw[w].cur = NULL;
 	}
 	p->stopping = true;
@@ -497,13 +710,18 @@ static const char *format_name(int f)
 void plugin_describe(const struct plugin_set *ps, FILE *out)
 {
 	for (unsigned i = 0; i < ps->n; i++) {
-		const struct plugin_conf *pc = ps->p[i].pc;
+		const struct plugin *p = &ps->p[i];
+		const struct plugin_conf *pc = p->pc;
 		fprintf(out, "plugin %s[%s]: %s to %s", pc->type, pc->name,
 		        format_name(pc->print_output),
 		        pc->print_output_file[0] ? pc->print_output_file : "stdout");
 		if (pc->print_latest_file[0])
 			fprintf(out, " (latest: %s)", pc->print_latest_file);
-		fprintf(out, ", every %llu s\n", (unsigned long long)(ps->p[i].refresh_ms / 1000));
+		fprintf(out, ", every %llu s", (unsigned long long)(p->refresh_ms / 1000));
+		if (pc->history)
+			fprintf(out, ", bins of %u s", pc->history);
+		fprintf(out, "; key %zu bytes (%s), table %u entries per worker\n", p->key.len,
+		        pc->aggregate, pc->print_cache_entries);
 	}
 }
 
@@ -511,20 +729,24 @@ void plugin_stats_print(const struct plugin_set *ps, FILE *out)
 {
 	for (unsigned i = 0; i < ps->n; i++) {
 		const struct plugin *p = &ps->p[i];
-		uint64_t recs = 0, bufs = 0, stalls = 0;
+		uint64_t recs = 0, filtered = 0, tables = 0, early = 0, stalls = 0;
 		for (unsigned w = 0; w < p->n_workers; w++) {
 			recs += rel(&p->pw[w].records);
-			bufs += rel(&p->pw[w].buffers);
+			filtered += rel(&p->pw[w].filtered);
+			tables += rel(&p->pw[w].tables);
+			early += rel(&p->pw[w].early);
 			stalls += rel(&p->pw[w].stalls);
 		}
-		fprintf(
-		    out,
-		    "plugin %s[%s]: records %llu rows_written %llu rows_refused %llu buffers %llu "
-		    "stalls %llu flushes %llu write_errors %llu late_workers %llu\n",
-		    p->pc->type, p->pc->name, (unsigned long long)recs,
-		    (unsigned long long)rel(&p->rows), (unsigned long long)rel(&p->rows_refused),
-		    (unsigned long long)bufs, (unsigned long long)stalls,
-		    (unsigned long long)rel(&p->flushes), (unsigned long long)rel(&p->write_errors),
-		    (unsigned long long)rel(&p->late_workers));
+		fprintf(out,
+		        "plugin %s[%s]: records %llu rows_written %llu filtered %llu rows_refused "
+		        "%llu tables %llu early_flushes %llu stalls %llu flushes %llu write_errors "
+		        "%llu late_workers %llu\n",
+		        p->pc->type, p->pc->name, (unsigned long long)recs,
+		        (unsigned long long)rel(&p->rows_out), (unsigned long long)filtered,
+		        (unsigned long long)rel(&p->rows_refused), (unsigned long long)tables,
+		        (unsigned long long)(early + rel(&p->merge_early)),
+		        (unsigned long long)stalls, (unsigned long long)rel(&p->flushes),
+		        (unsigned long long)rel(&p->write_errors),
+		        (unsigned long long)rel(&p->late_workers));
 	}
 }

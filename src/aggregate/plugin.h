@@ -1,4 +1,5 @@
-/* plugin.h - the plugin stage: per-worker record buffers handed to one writer thread per plugin. */
+/* plugin.h - the aggregate stage: per-worker tables per plugin, swapped to one writer per plugin.
+ */
 #ifndef WEIR_PLUGIN_H
 #define WEIR_PLUGIN_H
 
@@ -12,9 +13,9 @@ struct conf;
 struct plugin_set;
 
 /*
- * Opens the sink of every conf->plugins[i] for n_workers ingest workers and allocates each
- * worker's buffer pool. No thread runs yet (so that the process may still fork). Returns NULL
- * with err set when a plugin type has no sink or a sink refuses its configuration.
+ * Opens the enrich maps, lays out every plugin's key (its `aggregate` list), compiles its
+ * aggregate_filter, opens its sink and allocates each worker's tables. No thread runs yet (so
+ * that the process may still fork). Returns NULL with err set on any configuration error.
  */
 struct plugin_set *plugin_open(const struct conf *c, unsigned n_workers, char *err, size_t errlen);
 
@@ -22,28 +23,29 @@ struct plugin_set *plugin_open(const struct conf *c, unsigned n_workers, char *e
 int plugin_start(struct plugin_set *ps, char *err, size_t errlen);
 
 /*
- * Worker `worker` appends the records of b to every plugin (copies; no lock, no malloc). When
- * its buffer fills, the buffer goes to the writer; if the writer is behind and the worker has
- * no free buffer left, the worker waits (counted as a stall) -- records are never dropped.
+ * Worker `worker` enriches each flow record of b (on a copy; b is not changed) and adds it to
+ * every plugin whose filters it passes, into the worker's own table: no lock, no malloc. A full
+ * table (print_cache_entries) is handed to the writer early (counted); if the writer still holds
+ * the worker's spare table the worker waits (counted as a stall) -- nothing is dropped.
  */
 void plugin_push(struct plugin_set *ps, unsigned worker, const struct flow_batch *b);
 
 /*
- * Called by worker `worker` on every loop pass: at a plugin's refresh time it hands its buffer
- * over (even a partial or empty one) so that the writer can close the interval.
+ * Called by worker `worker` on every loop pass: at a plugin's refresh time it hands its table
+ * over (even an empty one) so that the writer can close the interval.
  */
 void plugin_tick(struct plugin_set *ps, unsigned worker, uint64_t now_ms);
 
 /*
- * Once every worker has stopped: hands every buffer to the writers, which write and flush
- * everything, close their sinks and exit. The counters stay readable until plugin_free().
+ * Once every worker has stopped: hands every table to the writers, which merge, write and
+ * flush everything, close their sinks and exit. The counters stay readable until plugin_free().
  */
 void plugin_stop(struct plugin_set *ps);
 void plugin_free(struct plugin_set *ps);
 
-/* One line per plugin: where it writes (file pattern or stdout) and how often. */
+/* One line per plugin: its key, where it writes (file pattern or stdout) and how often. */
 void plugin_describe(const struct plugin_set *ps, FILE *out);
-/* Counters: records, rows written, buffers, stalls, flushes, write errors. */
+/* Counters: records, filtered, rows written, tables handed over, early flushes, stalls ... */
 void plugin_stats_print(const struct plugin_set *ps, FILE *out);
 
 #endif

@@ -27,6 +27,11 @@ enum col_type {
 	T_MPLS_STACK, /* "label_label_..." top first, like pmacct's mpls_label_stack */
 	T_ICMP_TYPE,
 	T_ICMP_CODE,
+	T_NET,       /* struct wip masked by the mask byte that follows the address columns */
+	T_LABEL,     /* const char * (pre_tag_map label) */
+	T_STAMP_INS, /* fmt_opts.stamp_inserted_ms */
+	T_STAMP_UPD, /* fmt_opts.stamp_updated_ms */
+	T_EMPTY,     /* BGP text primitives until bgp/ lands: "" */
 };
 
 #define COL_COUNTER 1u /* packets/bytes: printed for every flow record */
@@ -52,18 +57,31 @@ struct column {
  * (NetFlow v5) and rev_packets/rev_bytes (RFC 5103 biflow reverse counters).
  */
 static const struct column columns[] = {
+    COL("tag", "TAG", FMT_F_TAG, T_U64, tag),
+    COL("tag2", "TAG2", FMT_F_TAG2, T_U64, tag2),
+    COL("label", "LABEL", FMT_F_LABEL, T_LABEL, label),
     COL("mac_src", "SRC_MAC", FF_SRC_MAC, T_MAC, src_mac),
     COL("mac_dst", "DST_MAC", FF_DST_MAC, T_MAC, dst_mac),
     COL("vlan", "VLAN", FF_VLAN, T_U16, vlan),
     COL("vlan_out", "OUT_VLAN", FF_OUT_VLAN, T_U16, out_vlan),
     COL("as_src", "SRC_AS", FF_SRC_AS, T_U32, src_as),
     COL("as_dst", "DST_AS", FF_DST_AS, T_U32, dst_as),
+    COL("comms", "STD_COMM", FMT_F_STD_COMM, T_EMPTY, tag),
+    COL("ecomms", "EXT_COMM", FMT_F_EXT_COMM, T_EMPTY, tag),
+    COL("lcomms", "LRG_COMM", FMT_F_LRG_COMM, T_EMPTY, tag),
+    COL("as_path", "AS_PATH", FMT_F_AS_PATH, T_EMPTY, tag),
+    COL("local_pref", "LOCAL_PREF", FMT_F_LOCAL_PREF, T_U8, export_version),
+    COL("med", "MED", FMT_F_MED, T_U8, export_version),
+    COL("peer_as_src", "PEER_SRC_AS", FMT_F_PEER_SRC_AS, T_U32, peer_src_as),
+    COL("peer_as_dst", "PEER_DST_AS", FMT_F_PEER_DST_AS, T_U32, peer_dst_as),
     COL("peer_ip_src", "PEER_SRC_IP", FMT_F_EXPORTER, T_IP, exporter),
     COL("peer_ip_dst", "PEER_DST_IP", FF_BGP_NEXTHOP, T_IP, bgp_nexthop),
     COL("iface_in", "IN_IFACE", FF_IN_IF, T_U32, in_if),
     COL("iface_out", "OUT_IFACE", FF_OUT_IF, T_U32, out_if),
     COL("ip_src", "SRC_IP", FF_SRC_ADDR, T_IP, src),
+    COL("net_src", "SRC_NET", FMT_F_SRC_NET, T_NET, src),
     COL("ip_dst", "DST_IP", FF_DST_ADDR, T_IP, dst),
+    COL("net_dst", "DST_NET", FMT_F_DST_NET, T_NET, dst),
     COL("mask_src", "SRC_MASK", FF_SRC_MASK, T_U8, src_mask),
     COL("mask_dst", "DST_MASK", FF_DST_MASK, T_U8, dst_mask),
     COL("port_src", "SRC_PORT", FF_SRC_PORT, T_U16, src_port),
@@ -96,6 +114,8 @@ static const struct column columns[] = {
     COL("flow_id", "FLOW_ID", FF_FLOW_ID, T_U64, flow_id),
     COL("engine_type", "ENGINE_TYPE", FF_ENGINE, T_U8, engine_type),
     COL("engine_id", "ENGINE_ID", FF_ENGINE, T_U8, engine_id),
+    COL("stamp_inserted", "STAMP_INSERTED", FMT_F_STAMPS, T_STAMP_INS, arrival_ms),
+    COL("stamp_updated", "STAMP_UPDATED", FMT_F_STAMPS, T_STAMP_UPD, arrival_ms),
     {"packets", "PACKETS", FF_PACKETS, T_U64, COL_COUNTER, offsetof(struct flow, packets)},
     COL("flows", "FLOWS", FF_FLOWS, T_U64, flows),
     {"bytes", "BYTES", FF_BYTES, T_U64, COL_COUNTER, offsetof(struct flow, bytes)},
@@ -248,6 +268,25 @@ static uint32_t mpls_label(const struct flow *f, bool bottom)
 	return f->mpls[bottom ? depth - 1 : 0] >> 4;
 }
 
+/* net_src/net_dst: the address with the host bits of its mask cleared. */
+static size_t net_str(const struct column *c, const struct flow *f, char *v, size_t vlen)
+{
+	bool src = c->sel == FMT_F_SRC_NET;
+	struct wip a = src ? f->src : f->dst;
+	unsigned mask = src ? f->src_mask : f->dst_mask;
+
+	if (!FLOW_HAS(f, src ? FF_SRC_ADDR : FF_DST_ADDR))
+		return (size_t)snprintf(v, vlen, "0.0.0.0");
+	if (wip_is_v4(&a))
+		mask += 96;
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned keep = mask >= 8 * (i + 1) ? 8 : mask > 8 * i ? mask - 8 * i : 0;
+		a.a[i] &= (uint8_t)(0xff00u >> keep);
+	}
+	wip_str(&a, v, vlen);
+	return strlen(v);
+}
+
 /* An integer member of struct flow, by the column's declared size. */
 static uint64_t col_uint(const struct column *c, const struct flow *f)
 {
@@ -259,6 +298,8 @@ static uint64_t col_uint(const struct column *c, const struct flow *f)
 	switch (c->type) {
 	case T_U8:
 	case T_U8STR:
+		if (c->sel == FMT_F_VERSION && *p == 105)
+			return 5; /* sFlow v5 is 105 in struct flow, 5 in pmacct's output */
 		return *p;
 	case T_U16:
 		memcpy(&u16, p, sizeof(u16));
@@ -306,10 +347,27 @@ static size_t col_value(const struct column *c, const struct flow *f, const stru
 		return mpls_stack_str(v, vlen, f);
 	case T_U8STR:
 		return (size_t)snprintf(v, vlen, "%u", *p);
+	case T_NET:
+		return net_str(c, f, v, vlen);
+	case T_LABEL:
+		return (size_t)snprintf(v, vlen, "%s", f->label ? f->label : "");
+	case T_STAMP_INS:
+	case T_STAMP_UPD: {
+		struct fmt_opts so = *o;
+		so.ts_secs = true; /* pmacct prints the bins without a fraction */
+		return ts_str(v, vlen,
+		              c->type == T_STAMP_INS ? o->stamp_inserted_ms : o->stamp_updated_ms,
+		              &so);
+	}
+	case T_EMPTY:
+		v[0] = '\0';
+		return 0;
 	default:
 		break;
 	}
 	*quoted = false;
+	if (c->sel == FMT_F_LOCAL_PREF || c->sel == FMT_F_MED)
+		return (size_t)snprintf(v, vlen, "0");
 	uint64_t n;
 	switch (c->type) {
 	case T_MPLS_TOP:
@@ -345,6 +403,21 @@ static bool col_has(const struct column *c, const struct flow *f)
 	case FMT_F_VERSION:
 	case FMT_F_SYSID:
 		return f->export_version != 0;
+	case FMT_F_SRC_NET:
+	case FMT_F_DST_NET:
+	case FMT_F_TAG:
+	case FMT_F_TAG2:
+	case FMT_F_LABEL:
+	case FMT_F_PEER_SRC_AS:
+	case FMT_F_PEER_DST_AS:
+	case FMT_F_STAMPS:
+	case FMT_F_AS_PATH:
+	case FMT_F_STD_COMM:
+	case FMT_F_EXT_COMM:
+	case FMT_F_LRG_COMM:
+	case FMT_F_LOCAL_PREF:
+	case FMT_F_MED:
+		return true; /* aggregation primitives: only printed when selected */
 	default:
 		return FLOW_HAS(f, c->sel);
 	}
@@ -359,13 +432,15 @@ static bool json_wants(const struct column *c, const struct flow *f, const struc
 		return o->fields == FMT_PRESENT && FLOW_HAS(f, c->sel);
 	}
 	if (o->fields == FMT_PRESENT)
-		return col_has(c, f);
+		return c->sel < FMT_F_SRC_NET && col_has(c, f);
 	return (o->fields >> c->sel) & 1u;
 }
 
 /* CSV rows all have the header's columns: the selection depends on o->fields only. */
 static bool csv_wants(const struct column *c, const struct fmt_opts *o)
 {
+	if (o->fields == FMT_PRESENT && c->sel >= FMT_F_SRC_NET)
+		return false; /* aggregation primitives: only when a key selects them */
 	return (c->flags & COL_COUNTER) || ((o->fields >> c->sel) & 1u);
 }
 
@@ -381,10 +456,47 @@ static const char *event_name(uint8_t event)
 	}
 }
 
+/* A JSON string body: quotes and backslashes escaped, control characters dropped. */
+static void out_json_text(struct out *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			out_mem(out, "\\", 1);
+		if ((unsigned char)s[i] >= 0x20)
+			out_mem(out, &s[i], 1);
+	}
+}
+
+/* pre_tag_label_encode_as_map: "k1%v1,k2%v2" as {"k1": "v1", "k2": "v2"} (pmacct). */
+static void label_map(struct out *out, const char *label)
+{
+	const char *p = label ? label : "";
+	bool first = true;
+
+	out_mem(out, "{", 1);
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *pct = memchr(p, '%', n);
+		if (n) {
+			size_t kn = pct ? (size_t)(pct - p) : n;
+			out_str(out, first ? "\"" : ", \"");
+			out_json_text(out, p, kn);
+			out_str(out, "\": \"");
+			if (pct)
+				out_json_text(out, pct + 1, n - kn - 1);
+			out_mem(out, "\"", 1);
+			first = false;
+		}
+		p += n + (end ? 1 : 0);
+	}
+	out_mem(out, "}", 1);
+}
+
 size_t fmt_json(char *buf, size_t len, const struct flow *f, const struct fmt_opts *o)
 {
 	struct out out = {buf, len, 0};
-	char v[160];
+	char v[512];
 	bool quoted;
 
 	out_str(&out, "{\"event_type\": \"");
@@ -395,6 +507,11 @@ size_t fmt_json(char *buf, size_t len, const struct flow *f, const struct fmt_op
 		if (!json_wants(c, f, o))
 			continue;
 		const struct flow *src = col_has(c, f) ? f : &zero_flow;
+		if (c->type == T_LABEL && o->label_map) {
+			out_str(&out, ", \"label\": ");
+			label_map(&out, f->label);
+			continue;
+		}
 		size_t n = col_value(c, src, o, v, sizeof(v), &quoted);
 		out_str(&out, ", \"");
 		out_str(&out, c->json);
@@ -427,7 +544,7 @@ size_t fmt_csv_header(char *buf, size_t len, const struct fmt_opts *o)
 size_t fmt_csv(char *buf, size_t len, const struct flow *f, const struct fmt_opts *o)
 {
 	struct out out = {buf, len, 0};
-	char v[160], sep = o->csv_sep ? o->csv_sep : ',';
+	char v[512], sep = o->csv_sep ? o->csv_sep : ',';
 	bool first = true, quoted;
 
 	for (size_t i = 0; i < N_COLUMNS; i++) {
@@ -440,6 +557,92 @@ size_t fmt_csv(char *buf, size_t len, const struct flow *f, const struct fmt_opt
 			out_mem(&out, &sep, 1);
 		out_mem(&out, v, n < sizeof(v) ? n : sizeof(v) - 1);
 		first = false;
+	}
+	return out_finish(&out);
+}
+
+/* Column width of pmacct's formatted output: the header's length or the widest value. */
+static size_t col_width(const struct column *c)
+{
+	size_t w;
+
+	switch (c->type) {
+	case T_IP:
+	case T_NET:
+		w = 45;
+		break;
+	case T_MAC:
+		w = 17;
+		break;
+	case T_TS:
+	case T_STAMP_INS:
+	case T_STAMP_UPD:
+		w = 26;
+		break;
+	case T_U64:
+		w = 20;
+		break;
+	case T_U32:
+	case T_MPLS_TOP:
+	case T_MPLS_BOTTOM:
+		w = 10;
+		break;
+	case T_LABEL:
+	case T_MPLS_STACK:
+	case T_EMPTY:
+		w = 24;
+		break;
+	default:
+		w = 5;
+	}
+	size_t h = strlen(c->csv);
+	return h > w ? h : w;
+}
+
+static void out_padded(struct out *out, const char *v, size_t n, size_t width, bool last)
+{
+	out_mem(out, v, n);
+	if (last)
+		return;
+	for (size_t i = n; i < width + 2; i++)
+		out_mem(out, " ", 1);
+}
+
+static size_t last_wanted(const struct fmt_opts *o)
+{
+	size_t last = 0;
+	for (size_t i = 0; i < N_COLUMNS; i++)
+		if (csv_wants(&columns[i], o))
+			last = i;
+	return last;
+}
+
+size_t fmt_formatted_header(char *buf, size_t len, const struct fmt_opts *o)
+{
+	struct out out = {buf, len, 0};
+	size_t last = last_wanted(o);
+
+	for (size_t i = 0; i < N_COLUMNS; i++)
+		if (csv_wants(&columns[i], o))
+			out_padded(&out, columns[i].csv, strlen(columns[i].csv),
+			           col_width(&columns[i]), i == last);
+	return out_finish(&out);
+}
+
+size_t fmt_formatted(char *buf, size_t len, const struct flow *f, const struct fmt_opts *o)
+{
+	struct out out = {buf, len, 0};
+	size_t last = last_wanted(o);
+	char v[512];
+	bool quoted;
+
+	for (size_t i = 0; i < N_COLUMNS; i++) {
+		const struct column *c = &columns[i];
+		if (!csv_wants(c, o))
+			continue;
+		const struct flow *src = col_has(c, f) ? f : &zero_flow;
+		size_t n = col_value(c, src, o, v, sizeof(v), &quoted);
+		out_padded(&out, v, n < sizeof(v) ? n : sizeof(v) - 1, col_width(c), i == last);
 	}
 	return out_finish(&out);
 }

@@ -19,6 +19,10 @@ struct fmt_opts {
 	 * prints them (0, "0.0.0.0", ...).
 	 */
 	uint64_t fields;
+	/* FMT_F_STAMPS: the row's time bin and flush time (ms); set per sink_rows. */
+	uint64_t stamp_inserted_ms;
+	uint64_t stamp_updated_ms;
+	bool label_map; /* pre_tag_label_encode_as_map: "k1%v1,k2%v2" as a JSON object */
 };
 #define FMT_PRESENT UINT64_MAX
 
@@ -33,6 +37,21 @@ enum fmt_field {
 	FMT_F_SEQNO,               /* export_proto_seqno */
 	FMT_F_VERSION,             /* export_proto_version */
 	FMT_F_SYSID,               /* export_proto_sysid */
+	/* aggregation primitives (rows of the aggregate stage) */
+	FMT_F_SRC_NET,     /* net_src: ip_src masked by mask_src */
+	FMT_F_DST_NET,     /* net_dst */
+	FMT_F_TAG,         /* tag (pre_tag_map set_tag) */
+	FMT_F_TAG2,        /* tag2 */
+	FMT_F_LABEL,       /* label (pre_tag_map set_label) */
+	FMT_F_PEER_SRC_AS, /* peer_as_src */
+	FMT_F_PEER_DST_AS, /* peer_as_dst */
+	FMT_F_STAMPS,      /* stamp_inserted, stamp_updated (fmt_opts.stamp_*) */
+	FMT_F_AS_PATH,     /* BGP primitives: printed empty until bgp/ lands */
+	FMT_F_STD_COMM,
+	FMT_F_EXT_COMM,
+	FMT_F_LRG_COMM,
+	FMT_F_LOCAL_PREF,
+	FMT_F_MED,
 	FMT_F_COUNT
 };
 #define FMT_BIT(b) (UINT64_C(1) << (b))
@@ -48,6 +67,13 @@ size_t fmt_json(char *buf, size_t len, const struct flow *f, const struct fmt_op
 /* CSV with pmacct's (upper-case) headers; the header depends only on o->fields. */
 size_t fmt_csv_header(char *buf, size_t len, const struct fmt_opts *o);
 size_t fmt_csv(char *buf, size_t len, const struct flow *f, const struct fmt_opts *o);
+
+/*
+ * pmacct's print_output "formatted": columns padded to fixed widths, separated by two blanks.
+ * The header depends only on o->fields.
+ */
+size_t fmt_formatted_header(char *buf, size_t len, const struct fmt_opts *o);
+size_t fmt_formatted(char *buf, size_t len, const struct flow *f, const struct fmt_opts *o);
 
 /* pmacct's protocol names ("tcp", "udp", "icmp", ...; a number as text otherwise). */
 const char *fmt_proto_name(uint8_t proto, char *buf, size_t len);

@@ -22,8 +22,10 @@
  * print_output_file for the interval start. A reader watching the directory (inotify
  * IN_MOVED_TO) therefore only ever sees whole files. With print_output_file_append the
  * previous content is copied into the temporary file first, so appending stays atomic too.
- * print_output "formatted" is written as CSV separated by single spaces (no column padding yet).
+ * print_output "formatted" is pmacct's fixed-width table (fmt_formatted()).
  */
+#define RECENT_FILES 16
+
 struct sink {
 	const struct plugin_conf *pc;
 	struct fmt_opts fo;
@@ -44,6 +46,15 @@ struct sink {
 
 	char *line;
 	size_t cap;
+
+	/*
+	 * Files this sink published lately. Rows of a time bin can come in more than one write (a
+	 * table that filled early, late records): a file of ours written again is extended, not
+	 * replaced, so that no row is lost. A file of an earlier bin is replaced, as in pmacct.
+	 */
+	char recent[RECENT_FILES][PATH_MAX];
+	uint64_t recent_bin[RECENT_FILES];
+	unsigned n_recent;
 };
 
 static char sep_char(const char *s)
@@ -74,6 +85,7 @@ static struct sink *print_open(const struct plugin_conf *pc, char *err, size_t e
 		s->fo.ts_secs = pc->conf->timestamps_secs;
 		s->fo.ts_since_epoch = pc->conf->timestamps_since_epoch;
 		s->fo.ts_utc = pc->conf->timestamps_utc;
+		s->fo.label_map = pc->conf->pre_tag_label_encode_as_map;
 	}
 	s->utc = s->fo.ts_utc;
 	s->fo.csv_sep = s->format == PRINT_FORMATTED ? ' ' : sep_char(pc->print_output_separator);
@@ -136,7 +148,7 @@ static int mkdir_p(const char *dir)
 }
 
 /* The file name of an interval: strftime(print_output_file) of its start. */
-static int expand_name(struct sink *s, uint64_t bin_ms)
+static int expand_into(const struct sink *s, uint64_t bin_ms, char *out, size_t len)
 {
 	time_t t = (time_t)(bin_ms / 1000);
 	struct tm tm;
@@ -148,13 +160,31 @@ static int expand_name(struct sink *s, uint64_t bin_ms)
 		/* The pattern is the operator's print_output_file: a format string by design. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	size_t n = strftime(s->final, sizeof(s->final), s->pc->print_output_file, &tm);
+	size_t n = strftime(out, len, s->pc->print_output_file, &tm);
 #pragma GCC diagnostic pop
-	if (n == 0 || s->final[n - 1] == '/') {
+	if (n == 0 || out[n - 1] == '/') {
 		errno = EINVAL;
 		return -1;
 	}
 	return 0;
+}
+
+static int expand_name(struct sink *s, uint64_t bin_ms)
+{
+	return expand_into(s, bin_ms, s->final, sizeof(s->final));
+}
+
+/*
+ * Rows of another time bin go on in the open output when they would land in the same file
+ * (stdout, or a name without the time fields that differ): one purge is one file, as in pmacct.
+ */
+static bool same_output(const struct sink *s, uint64_t bin_ms)
+{
+	char name[PATH_MAX];
+
+	if (s->to_stdout)
+		return true;
+	return expand_into(s, bin_ms, name, sizeof(name)) == 0 && !strcmp(name, s->final);
 }
 
 /* print_output_file_append: the temporary file starts as a copy of the published one. */
@@ -229,7 +259,9 @@ static void write_header(struct sink *s, uint64_t fields)
 	size_t need;
 
 	o.fields = fields;
-	while ((need = fmt_csv_header(s->line, s->cap, &o)) >= s->cap) {
+	while ((need = s->format == PRINT_FORMATTED
+	                   ? fmt_formatted_header(s->line, s->cap, &o)
+	                   : fmt_csv_header(s->line, s->cap, &o)) >= s->cap) {
 		char *bigger = realloc(s->line, need + 256);
 		if (!bigger)
 			return;
@@ -238,6 +270,24 @@ static void write_header(struct sink *s, uint64_t fields)
 	}
 	fwrite(s->line, 1, need, s->out);
 	fputc('\n', s->out);
+}
+
+static bool published_before(const struct sink *s)
+{
+	unsigned n = s->n_recent < RECENT_FILES ? s->n_recent : RECENT_FILES;
+
+	for (unsigned i = 0; i < n; i++)
+		if (s->recent_bin[i] == s->bin_ms && !strcmp(s->recent[i], s->final))
+			return true;
+	return false;
+}
+
+static void remember_published(struct sink *s)
+{
+	if (published_before(s))
+		return;
+	s->recent_bin[s->n_recent % RECENT_FILES] = s->bin_ms;
+	snprintf(s->recent[s->n_recent++ % RECENT_FILES], PATH_MAX, "%s", s->final);
 }
 
 /* Starts the output of one interval: temporary file, CSV header, START marker. */
@@ -256,7 +306,7 @@ static int open_interval(struct sink *s, const struct sink_rows *r)
 			return -1;
 		}
 		setvbuf(s->out, NULL, _IOFBF, 1 << 18);
-		if (s->pc->print_output_file_append && !s->direct &&
+		if ((s->pc->print_output_file_append || published_before(s)) && !s->direct &&
 		    copy_previous(s, &had_content) < 0)
 			s->failed = true;
 	}
@@ -274,8 +324,9 @@ static int open_interval(struct sink *s, const struct sink_rows *r)
 static size_t format_row(struct sink *s, const struct flow *f, const struct fmt_opts *o)
 {
 	for (;;) {
-		size_t need = s->format == PRINT_JSON ? fmt_json(s->line, s->cap, f, o)
-		                                      : fmt_csv(s->line, s->cap, f, o);
+		size_t need = s->format == PRINT_JSON        ? fmt_json(s->line, s->cap, f, o)
+		              : s->format == PRINT_FORMATTED ? fmt_formatted(s->line, s->cap, f, o)
+		                                             : fmt_csv(s->line, s->cap, f, o);
 		if (need < s->cap)
 			return need;
 		/* Grows once to the longest row seen; not a per-record allocation. */
@@ -293,7 +344,8 @@ static int print_write(struct sink *s, const struct sink_rows *r)
 {
 	struct fmt_opts o = s->fo;
 
-	if (s->open && r->n && r->stamp_inserted_ms != s->bin_ms)
+	if (s->open && r->n && r->stamp_inserted_ms != s->bin_ms &&
+	    !same_output(s, r->stamp_inserted_ms))
 		print_flush(s, now_ms());
 	if (!s->open) {
 		if (r->n == 0 && !s->pc->print_write_empty_file)
@@ -302,6 +354,8 @@ static int print_write(struct sink *s, const struct sink_rows *r)
 			return -1;
 	}
 	o.fields = r->fields;
+	o.stamp_inserted_ms = r->stamp_inserted_ms;
+	o.stamp_updated_ms = r->stamp_updated_ms;
 	for (size_t i = 0; i < r->n; i++) {
 		size_t len = format_row(s, &r->rows[i], &o);
 		if (len == 0)
@@ -393,6 +447,7 @@ static int publish(struct sink *s)
 		return -1;
 	}
 	sync_dir(s->final);
+	remember_published(s);
 	if (s->pc->print_latest_file[0])
 		update_latest(s);
 	return 0;

@@ -43,6 +43,8 @@ static int setup(void **state)
 	snprintf(fx->pc->type, sizeof(fx->pc->type), "print");
 	snprintf(fx->pc->print_output_separator, sizeof(fx->pc->print_output_separator), ",");
 	fx->pc->print_refresh_time = 60;
+	/* A key every test flow differs in: one row per flow. */
+	snprintf(fx->pc->aggregate, sizeof(fx->pc->aggregate), "src_host, dst_host, src_port");
 	fx->pc->conf = fx->c;
 	*state = fx;
 	return 0;

@@ -11,6 +11,7 @@
 
 struct cursor;
 struct decode_state;
+struct if_counters;
 
 /* Why a datagram, set or record was dropped. Each has a per-exporter counter. */
 enum drop_reason {
@@ -34,15 +35,17 @@ const char *drop_reason_name(enum drop_reason r);
 
 /* Bounds for the per-worker decode state (from the config). */
 struct decode_limits {
-	uint32_t max_exporters;         /* distinct (address, domain) pairs */
-	uint32_t max_templates;         /* per exporter and domain */
-	uint32_t max_template_fields;   /* per template */
-	uint32_t hold_bytes;            /* data held per exporter while its template is missing */
-	uint32_t hold_ms;               /* ... and for how long */
-	uint32_t log_per_sec;           /* rate limit of malformed-input log lines */
-	bool time_new;                  /* nfacctd_time_new: timestamps are arrival time */
+	uint32_t max_exporters;       /* distinct (address, domain) pairs */
+	uint32_t max_templates;       /* per exporter and domain */
+	uint32_t max_template_fields; /* per template */
+	uint32_t hold_bytes;          /* data held per exporter while its template is missing */
+	uint32_t hold_ms;             /* ... and for how long */
+	uint32_t log_per_sec;         /* rate limit of malformed-input log lines */
+	bool time_new; /* nfacctd_time_new: informational; records keep the exporter's times and the
+	                  aggregation bins by arrival_ms (pmacct) */
 	const struct allow_list *allow; /* NULL = every exporter allowed */
 	uint32_t default_sampling_rate; /* applied when a record has none; 0 = none */
+	bool sflow_renormalize;         /* sfacctd_renormalize: sFlow counters times the rate */
 };
 
 void decode_limits_default(struct decode_limits *l);
@@ -60,6 +63,34 @@ struct decode_ctx {
 	void (*emit)(void *arg, struct flow_batch *b);
 	void *emit_arg;
 	bool want_options; /* also emit options data records (event = FLOW_EV_OPTION) */
+	/* sFlow counter samples, when set (sfacctd_counter_file, metrics); the record is the
+	 * callee's only for the call */
+	void (*counters)(void *arg, const struct if_counters *k);
+	void *counters_arg;
+};
+
+/* The interface counters of one sFlow counter sample (generic and ethernet records). */
+#define IF_DOT3_COUNT 13
+struct if_counters {
+	struct wip agent;
+	uint32_t sub_agent;
+	uint32_t dgram_seq;  /* datagram sequence number */
+	uint32_t sample_seq; /* counter sample sequence number (per source id) */
+	uint32_t source_id;  /* type << 24 | index */
+	uint32_t uptime_ms;
+	uint64_t arrival_ms;
+	bool has_generic;
+	bool has_ethernet;
+	/* counters_generic_interface (sFlow v5 §5.6); if_index is the source index without it */
+	uint32_t if_index, if_type, if_direction, if_status, promisc;
+	uint64_t if_speed;
+	uint64_t in_octets, out_octets;
+	uint32_t in_ucast, in_mcast, in_bcast, in_discards, in_errors, in_unknown;
+	uint32_t out_ucast, out_mcast, out_bcast, out_discards, out_errors;
+	/* counters_ethernet: dot3Stats alignment, FCS, single/multiple collision, SQE test,
+	 * deferred, late/excessive collision, internal MAC tx, carrier sense, too long, internal
+	 * MAC rx, symbol errors */
+	uint32_t dot3[IF_DOT3_COUNT];
 };
 
 struct decoder_ops {

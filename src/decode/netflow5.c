@@ -131,8 +131,6 @@ static int nf5_decode(struct decode_ctx *ctx, struct cursor *c)
 		struct flow *f = dec_slot(ctx);
 		memcpy(f, &proto, sizeof(*f));
 		nf5_record(rec.p, &m, f);
-		if (ctx->st->lim.time_new)
-			f->first_ms = f->last_ms = m.arrival_ms;
 		ctx->batch->n++;
 	}
 	e->st.records += h.count;

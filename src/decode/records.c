@@ -216,10 +216,6 @@ static void finish(struct set_run *r, struct flow *f, const struct rec_aux *a)
 		resolve_rate(f, a);
 	if (t->post & TP_MPLS)
 		resolve_mpls(f);
-	if (r->ctx->st->lim.time_new) {
-		f->first_ms = f->last_ms = r->m->arrival_ms;
-		f->present |= UINT64_C(1) << FF_FIRST | UINT64_C(1) << FF_LAST;
-	}
 	if (t->options) {
 		learn_options(r->e, f, a);
 	} else if (!FLOW_HAS(f, FF_SAMPLING)) {

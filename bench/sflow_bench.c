@@ -67,7 +67,8 @@ static double decode_rate(uint64_t now, double *per_dgram)
 		return 0;
 	gen_model_init(&m, 1, KEYS, 0, 1);
 	for (int d = 0; d < DGRAMS; d++) {
-		size_t n = gen_pack(&gen_fmt_sflow, &m, &pk, now, GEN_BUDGET_DEFAULT, GEN_PER_MAX, r);
+		size_t n =
+		    gen_pack(&gen_fmt_sflow, &m, &pk, now, GEN_BUDGET_DEFAULT, GEN_PER_MAX, r);
 		len[d] = gen_fmt_sflow.data(buf + used, GEN_BUDGET_DEFAULT, &x, now, r, n);
 		used += len[d];
 		samples += n;

@@ -149,7 +149,7 @@ def main():
     p.add_argument('--sfacctd', default=shutil.which('sfacctd') or '/usr/sbin/sfacctd')
     p.add_argument('--pmacctd', default=shutil.which('pmacctd') or '/usr/sbin/pmacctd')
     p.add_argument('--pcap', required=True, help='traffic pcap to meter (corpus source)')
-    p.add_argument('--copies', type=int, default=60)
+    p.add_argument('--copies', type=int, default=100)
     p.add_argument('--rates', default='250k,500k,1M,2M,max')
     p.add_argument('--secs', type=float, default=2.0)
     p.add_argument('--reps', type=int, default=3)
@@ -157,6 +157,7 @@ def main():
     p.add_argument('--rcvbuf', type=int, default=4 << 20)
     p.add_argument('--part', choices=('live', 'meter', 'both'), default='both')
     a = p.parse_args()
+    a.weir = os.path.abspath(a.weir)
     a.gen_bin, a.proto, a.nfacctd = a.weir, 'sflow', a.sfacctd
     if a.part in ('live', 'both'):
         live_part(a)

@@ -74,7 +74,7 @@ struct gen_exporter {
 	uint64_t boot_ms; /* sysUptime zero (v5, v9) */
 	uint32_t domain;  /* v9 source id / IPFIX observation domain / v5 engine type.id */
 	uint32_t seq;
-	uint32_t sampling; /* 1-in-N, announced by the options data record (v5: header) */
+	uint32_t sampling;    /* 1-in-N, announced by the options data record (v5: header) */
 	uint32_t sample_seq;  /* sFlow: flow samples sent (the sample sequence number) */
 	uint32_t counter_seq; /* sFlow: counter samples sent */
 };

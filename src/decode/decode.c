@@ -10,10 +10,7 @@
 #define EXP_BUCKETS_MAX (1u << 20)
 
 const struct decoder_ops *const decoder_table[] = {
-    &netflow5_ops,
-    &netflow9_ops,
-    &ipfix_ops,
-    NULL,
+    &netflow5_ops, &netflow9_ops, &ipfix_ops, &sflow_ops, NULL,
 };
 
 static const char *const drop_names[DROP_REASON_COUNT] = {

@@ -159,5 +159,6 @@ static inline uint64_t exp_delivered(const struct exporter *e, const struct deco
 extern const struct decoder_ops netflow5_ops;
 extern const struct decoder_ops netflow9_ops;
 extern const struct decoder_ops ipfix_ops;
+extern const struct decoder_ops sflow_ops;
 
 #endif

@@ -98,18 +98,20 @@ static void allow_list_errors(void **state)
 static void dispatch_and_names(void **state)
 {
 	static const uint8_t v5[2] = {0, 5}, v9[2] = {0, 9}, v10[2] = {0, 10},
-	                     sflow[4] = {0, 0, 0, 5};
+	                     sflow[8] = {0, 0, 0, 5, 0, 0, 0, 1};
 	const char *seen[DROP_REASON_COUNT];
 	size_t n = 0;
 
 	while (decoder_table[n])
 		n++;
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_true(decoder_table[0]->probe(v5, 2) && !decoder_table[0]->probe(v9, 2));
 	assert_true(decoder_table[1]->probe(v9, 2) && !decoder_table[1]->probe(v10, 2));
 	assert_true(decoder_table[2]->probe(v10, 2) && !decoder_table[2]->probe(v5, 2));
+	/* sFlow v5: version 5 as a 32-bit word, then an agent address type of 1 or 2 */
+	assert_true(decoder_table[3]->probe(sflow, 8) && !decoder_table[3]->probe(sflow, 4));
 	for (size_t i = 0; i < n; i++) {
-		assert_false(decoder_table[i]->probe(sflow, 4));
+		assert_true(i == 3 || !decoder_table[i]->probe(sflow, 8));
 		assert_false(decoder_table[i]->probe(v5, 1));
 	}
 	for (int r = 0; r < DROP_REASON_COUNT; r++) {

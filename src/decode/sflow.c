@@ -1,0 +1,549 @@
+/* sflow.c - sFlow v5 datagrams: flow samples to records, counter samples to interface counters. */
+#include <string.h>
+
+#include "decode/decode_int.h"
+#include "decode/pkt.h"
+
+#define SF_VERSION      5
+#define SF_EXPORT_VER   105 /* struct flow's marker for sFlow v5 (flow.h) */
+#define SF_MIN_SAMPLE   8   /* data_format + length */
+#define SF_IF_VALUE     0x3fffffffu
+#define SF_SEQ_COUNTERS 0x80000000u /* sequence key of a source's counter samples */
+
+/* sFlow v5 §5: sample and record formats of enterprise 0. */
+enum {
+	SF_FLOW_SAMPLE = 1,
+	SF_COUNTER_SAMPLE = 2,
+	SF_FLOW_SAMPLE_EXP = 3,
+	SF_COUNTER_SAMPLE_EXP = 4,
+	SF_REC_RAW_HEADER = 1,
+	SF_REC_ETHERNET = 2,
+	SF_REC_IPV4 = 3,
+	SF_REC_IPV6 = 4,
+	SF_REC_SWITCH = 1001,
+	SF_REC_ROUTER = 1002,
+	SF_REC_GATEWAY = 1003,
+	SF_CNT_GENERIC = 1,
+	SF_CNT_ETHERNET = 2,
+};
+
+/* sFlow header_protocol values the packet parser understands. */
+enum { SF_HDR_ETHERNET = 1, SF_HDR_IPV4 = 11, SF_HDR_IPV6 = 12 };
+
+struct sf_dgram {
+	struct wip agent;
+	uint32_t sub_agent;
+	uint32_t seq;
+	uint32_t uptime;
+	uint32_t n_samples;
+};
+
+/* The fields of a (compact or expanded) flow sample header. */
+struct sf_sample {
+	uint32_t seq;
+	uint32_t source_id; /* type << 24 | index */
+	uint32_t rate;
+	uint32_t pool;
+	uint32_t drops;
+	uint32_t in_fmt, in_if;
+	uint32_t out_fmt, out_if;
+};
+
+/* What the records of one flow sample contributed. */
+struct sf_seen {
+	bool frame_len; /* a raw header or sampled Ethernet gave the frame length: it wins over
+	                 * sampled IP lengths */
+	bool hdr_vlan;  /* the raw header had an 802.1Q tag: it wins over extended switch */
+};
+
+#define DROP(r)                                                                                    \
+	do {                                                                                       \
+		reason = (r);                                                                      \
+		goto drop;                                                                         \
+	} while (0)
+
+static bool sf_probe(const uint8_t *p, size_t len)
+{
+	/* version 5, then an address type of 1 or 2: NetFlow v5 has a record count there. */
+	return len >= 8 && get_u32(p) == SF_VERSION && (get_u32(p + 4) == 1 || get_u32(p + 4) == 2);
+}
+
+/* sFlow v5 §4: address = type (1 IPv4, 2 IPv6) + bytes; type 0 (unknown) has none. */
+static bool sf_address(struct cursor *c, struct wip *a)
+{
+	uint32_t type, v4;
+	uint8_t v6[16];
+
+	if (!cur_u32(c, &type))
+		return false;
+	if (type == 1) {
+		if (!cur_u32(c, &v4))
+			return false;
+		wip_from_v4(a, v4);
+		return true;
+	}
+	if (type == 2) {
+		if (!cur_bytes(c, v6, 16))
+			return false;
+		wip_from_v6(a, v6);
+		return true;
+	}
+	memset(a, 0, sizeof(*a));
+	return type == 0;
+}
+
+static bool sf_header(struct cursor *c, struct sf_dgram *h)
+{
+	uint32_t version;
+	return cur_u32(c, &version) && sf_address(c, &h->agent) && cur_u32(c, &h->sub_agent) &&
+	       cur_u32(c, &h->seq) && cur_u32(c, &h->uptime) && cur_u32(c, &h->n_samples);
+}
+
+/*
+ * Sample sequence numbers per source id give the loss counter. sFlow exporter entries have no
+ * NetFlow samplers, so their sampler slots keep the next expected sequence per source id.
+ */
+static void sf_seq(struct exporter *e, uint32_t key, uint32_t seq)
+{
+	uint32_t want = exp_sampler_rate(e, key);
+	if (want && seq != want && (int32_t)(seq - want) > 0)
+		e->st.seq_gaps += seq - want;
+	exp_sampler_set(e, key, seq + 1 ? seq + 1 : 1, 0);
+}
+
+/* --- flow records --- */
+
+/* sFlow v5 §5.2 sampled_header: the frame length and its first bytes, parsed by pkt.c. */
+static bool sf_raw_header(struct cursor *r, struct flow *f, struct sf_seen *seen)
+{
+	uint32_t proto, frame_len, stripped, hlen;
+	struct pkt_info pi;
+	enum pkt_link link;
+
+	if (!cur_u32(r, &proto) || !cur_u32(r, &frame_len) || !cur_u32(r, &stripped) ||
+	    !cur_u32(r, &hlen) || hlen > cur_left(r))
+		return false;
+	f->bytes = frame_len;
+	seen->frame_len = true;
+	switch (proto) {
+	case SF_HDR_ETHERNET:
+		link = PKT_LINK_ETH;
+		break;
+	case SF_HDR_IPV4:
+		link = PKT_LINK_IPV4;
+		break;
+	case SF_HDR_IPV6:
+		link = PKT_LINK_IPV6;
+		break;
+	default:
+		return true; /* 802.11, PPP ...: counted by length only */
+	}
+	pkt_parse(r->p, hlen, link, &pi);
+	pkt_to_flow(&pi, f);
+	seen->hdr_vlan = (pi.have & PKT_HAVE_VLAN) != 0;
+	return true;
+}
+
+/* sampled_ethernet: length, src MAC, dst MAC (each XDR-padded to 8), type. */
+static bool sf_ethernet(struct cursor *r, struct flow *f, struct sf_seen *seen)
+{
+	uint32_t len, type;
+	uint8_t mac[2][8];
+
+	if (!cur_u32(r, &len) || !cur_bytes(r, mac[0], 8) || !cur_bytes(r, mac[1], 8) ||
+	    !cur_u32(r, &type))
+		return false;
+	if (!seen->frame_len)
+		f->bytes = len;
+	seen->frame_len = true; /* a frame length, like the raw header's */
+	memcpy(f->src_mac, mac[0], 6);
+	memcpy(f->dst_mac, mac[1], 6);
+	FLOW_SET(f, FF_SRC_MAC);
+	FLOW_SET(f, FF_DST_MAC);
+	return true;
+}
+
+/* sampled_ipv4 / sampled_ipv6: the 5-tuple, flags and TOS/priority as 32-bit words. */
+static bool sf_sampled_ip(struct cursor *r, struct flow *f, const struct sf_seen *seen, bool v6)
+{
+	uint32_t len, proto, a4[2], sport, dport, flags, tos;
+	uint8_t a6[2][16];
+
+	if (!cur_u32(r, &len) || !cur_u32(r, &proto))
+		return false;
+	if (v6 ? !cur_bytes(r, a6, sizeof(a6)) : !(cur_u32(r, &a4[0]) && cur_u32(r, &a4[1])))
+		return false;
+	if (!cur_u32(r, &sport) || !cur_u32(r, &dport) || !cur_u32(r, &flags) || !cur_u32(r, &tos))
+		return false;
+	if (v6) {
+		wip_from_v6(&f->src, a6[0]);
+		wip_from_v6(&f->dst, a6[1]);
+	} else {
+		wip_from_v4(&f->src, a4[0]);
+		wip_from_v4(&f->dst, a4[1]);
+	}
+	if (!seen->frame_len)
+		f->bytes = len;
+	f->ip_version = v6 ? 6 : 4;
+	f->proto = (uint8_t)proto;
+	f->src_port = (uint16_t)sport;
+	f->dst_port = (uint16_t)dport;
+	f->tcp_flags = (uint8_t)flags;
+	f->tos = (uint8_t)tos;
+	f->present |= (UINT64_C(1) << FF_SRC_ADDR) | (UINT64_C(1) << FF_DST_ADDR) |
+	              (UINT64_C(1) << FF_PROTO) | (UINT64_C(1) << FF_SRC_PORT) |
+	              (UINT64_C(1) << FF_DST_PORT) | (UINT64_C(1) << FF_TCP_FLAGS) |
+	              (UINT64_C(1) << FF_TOS);
+	return true;
+}
+
+/* extended_switch: in/out VLAN and priority. A tag in the raw header is what was on the wire. */
+static bool sf_switch(struct cursor *r, struct flow *f, const struct sf_seen *seen)
+{
+	uint32_t in_vlan, in_pri, out_vlan, out_pri;
+
+	if (!cur_u32(r, &in_vlan) || !cur_u32(r, &in_pri) || !cur_u32(r, &out_vlan) ||
+	    !cur_u32(r, &out_pri))
+		return false;
+	if (in_vlan && !seen->hdr_vlan) {
+		f->vlan = (uint16_t)(in_vlan & 0xfff);
+		FLOW_SET(f, FF_VLAN);
+	}
+	if (out_vlan) {
+		f->out_vlan = (uint16_t)(out_vlan & 0xfff);
+		FLOW_SET(f, FF_OUT_VLAN);
+	}
+	return true;
+}
+
+/* extended_router: IP next hop and the source/destination prefix lengths. */
+static bool sf_router(struct cursor *r, struct flow *f)
+{
+	uint32_t smask, dmask;
+
+	if (!sf_address(r, &f->nexthop) || !cur_u32(r, &smask) || !cur_u32(r, &dmask))
+		return false;
+	f->src_mask = (uint8_t)(smask > 128 ? 0 : smask);
+	f->dst_mask = (uint8_t)(dmask > 128 ? 0 : dmask);
+	f->present |= (UINT64_C(1) << FF_NEXTHOP) | (UINT64_C(1) << FF_SRC_MASK) |
+	              (UINT64_C(1) << FF_DST_MASK);
+	return true;
+}
+
+/*
+ * extended_gateway: BGP next hop, router/source/peer AS, the destination AS path (its last AS
+ * is the destination AS) and communities. Every count is checked against the record length.
+ */
+static bool sf_gateway(struct cursor *r, struct flow *f)
+{
+	uint32_t as, src_as, src_peer_as, n_seg, n_comm, dst_as = 0, seg_type, seg_len, v;
+
+	if (!sf_address(r, &f->bgp_nexthop) || !cur_u32(r, &as) || !cur_u32(r, &src_as) ||
+	    !cur_u32(r, &src_peer_as) || !cur_u32(r, &n_seg))
+		return false;
+	if (n_seg > cur_left(r) / 8)
+		return false;
+	for (uint32_t s = 0; s < n_seg; s++) {
+		if (!cur_u32(r, &seg_type) || !cur_u32(r, &seg_len) || seg_len > cur_left(r) / 4)
+			return false;
+		for (uint32_t i = 0; i < seg_len; i++) {
+			cur_u32(r, &v);
+			dst_as = v;
+		}
+	}
+	if (!cur_u32(r, &n_comm) || n_comm > cur_left(r) / 4 || !cur_skip(r, (size_t)n_comm * 4))
+		return false;
+	f->src_as = src_as;
+	f->dst_as = n_seg ? dst_as : as; /* no path: the destination is in the router's own AS */
+	f->present |= (UINT64_C(1) << FF_BGP_NEXTHOP) | (UINT64_C(1) << FF_SRC_AS) |
+	              (UINT64_C(1) << FF_DST_AS);
+	return true;
+}
+
+/* One flow record; false when its content does not fit its length. Unknown ones are skipped. */
+static bool sf_flow_record(uint32_t format, struct cursor *r, struct flow *f, struct sf_seen *seen)
+{
+	switch (format) {
+	case SF_REC_RAW_HEADER:
+		return sf_raw_header(r, f, seen);
+	case SF_REC_ETHERNET:
+		return sf_ethernet(r, f, seen);
+	case SF_REC_IPV4:
+		return sf_sampled_ip(r, f, seen, false);
+	case SF_REC_IPV6:
+		return sf_sampled_ip(r, f, seen, true);
+	case SF_REC_SWITCH:
+		return sf_switch(r, f, seen);
+	case SF_REC_ROUTER:
+		return sf_router(r, f);
+	case SF_REC_GATEWAY:
+		return sf_gateway(r, f);
+	default:
+		return true; /* other formats and enterprises: skipped by their length */
+	}
+}
+
+/* Splits the next record (data_format, length, body) off a sample; false when it overruns. */
+static bool sf_next_record(struct cursor *s, uint32_t *format, struct cursor *body)
+{
+	uint32_t len;
+	return cur_u32(s, format) && cur_u32(s, &len) && cur_sub(s, len, body);
+}
+
+/* --- samples --- */
+
+static bool sf_flow_header(struct cursor *s, bool expanded, struct sf_sample *h)
+{
+	uint32_t type, index;
+
+	if (!cur_u32(s, &h->seq))
+		return false;
+	if (expanded) {
+		if (!cur_u32(s, &type) || !cur_u32(s, &index))
+			return false;
+		h->source_id = type << 24 | (index & 0xffffff);
+	} else if (!cur_u32(s, &h->source_id)) {
+		return false;
+	}
+	if (!cur_u32(s, &h->rate) || !cur_u32(s, &h->pool) || !cur_u32(s, &h->drops))
+		return false;
+	if (expanded)
+		return cur_u32(s, &h->in_fmt) && cur_u32(s, &h->in_if) && cur_u32(s, &h->out_fmt) &&
+		       cur_u32(s, &h->out_if);
+	if (!cur_u32(s, &h->in_if) || !cur_u32(s, &h->out_if))
+		return false;
+	/* Compact form: the top 2 bits are the format (§5.1: 1 discarded, 2 multiple). */
+	h->in_fmt = h->in_if >> 30;
+	h->out_fmt = h->out_if >> 30;
+	h->in_if &= SF_IF_VALUE;
+	h->out_if &= SF_IF_VALUE;
+	return true;
+}
+
+/* What every record of the datagram and sample shares. */
+static void sf_proto(struct decode_ctx *ctx, const struct sf_dgram *d, const struct sf_sample *h,
+                     struct flow *f)
+{
+	uint32_t rate = h->rate ? h->rate : ctx->st->lim.default_sampling_rate;
+
+	memset(f, 0, sizeof(*f));
+	f->present = (UINT64_C(1) << FF_IN_IF) | (UINT64_C(1) << FF_OUT_IF) |
+	             (UINT64_C(1) << FF_BYTES) | (UINT64_C(1) << FF_PACKETS);
+	f->exporter = d->agent;
+	f->domain = d->sub_agent;
+	f->export_seq = d->seq;
+	f->export_version = SF_EXPORT_VER;
+	f->arrival_ms = ctx->now_ms;
+	f->in_if = h->in_if;
+	f->out_if = h->out_if;
+	f->packets = 1;
+	f->flows = 1;
+	if (h->out_fmt == 1) { /* discarded: the value is the reason */
+		f->fwd_status = 128;
+		FLOW_SET(f, FF_FWD_STATUS);
+	}
+	if (rate) {
+		f->sampling_rate = rate;
+		FLOW_SET(f, FF_SAMPLING);
+	}
+}
+
+/* pmacct's sfacctd_renormalize: counters times the rate, which then reports 1. */
+static void sf_renormalize(struct flow *f)
+{
+	if (!f->sampling_rate)
+		return;
+	f->bytes *= f->sampling_rate;
+	f->packets *= f->sampling_rate;
+	f->sampling_rate = 1;
+}
+
+/* A flow sample becomes one record. DROP_NONE, or why the sample was dropped. */
+static enum drop_reason sf_flow_sample(struct decode_ctx *ctx, struct exporter *e,
+                                       const struct sf_dgram *d, struct cursor *s, bool expanded)
+{
+	struct sf_sample h = {0};
+	struct sf_seen seen = {0};
+	uint32_t n, format;
+	struct cursor body;
+	struct flow *f;
+
+	if (!sf_flow_header(s, expanded, &h) || !cur_u32(s, &n))
+		return DROP_BAD_SAMPLE;
+	if (n > cur_left(s) / 8)
+		return DROP_BAD_SAMPLE; /* a record count that cannot fit */
+	f = dec_slot(ctx);
+	sf_proto(ctx, d, &h, f);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!sf_next_record(s, &format, &body) || !sf_flow_record(format, &body, f, &seen))
+			return DROP_BAD_SAMPLE;
+	}
+	if (ctx->st->lim.sflow_renormalize)
+		sf_renormalize(f);
+	sf_seq(e, h.source_id, h.seq);
+	ctx->batch->n++;
+	e->st.records++;
+	return DROP_NONE;
+}
+
+/* counters_generic_interface (88 bytes) */
+static bool sf_cnt_generic(struct cursor *r, struct if_counters *k)
+{
+	return cur_u32(r, &k->if_index) && cur_u32(r, &k->if_type) && cur_u64(r, &k->if_speed) &&
+	       cur_u32(r, &k->if_direction) && cur_u32(r, &k->if_status) &&
+	       cur_u64(r, &k->in_octets) && cur_u32(r, &k->in_ucast) && cur_u32(r, &k->in_mcast) &&
+	       cur_u32(r, &k->in_bcast) && cur_u32(r, &k->in_discards) &&
+	       cur_u32(r, &k->in_errors) && cur_u32(r, &k->in_unknown) &&
+	       cur_u64(r, &k->out_octets) && cur_u32(r, &k->out_ucast) &&
+	       cur_u32(r, &k->out_mcast) && cur_u32(r, &k->out_bcast) &&
+	       cur_u32(r, &k->out_discards) && cur_u32(r, &k->out_errors) &&
+	       cur_u32(r, &k->promisc);
+}
+
+/* counters_ethernet: the 13 dot3Stats counters */
+static bool sf_cnt_ethernet(struct cursor *r, struct if_counters *k)
+{
+	for (int i = 0; i < IF_DOT3_COUNT; i++)
+		if (!cur_u32(r, &k->dot3[i]))
+			return false;
+	return true;
+}
+
+/* Counter samples as records (weir decode --all): octets and unicast+multicast+broadcast. */
+static void sf_counter_flow(struct decode_ctx *ctx, const struct if_counters *k)
+{
+	struct flow *f = dec_slot(ctx);
+
+	memset(f, 0, sizeof(*f));
+	f->event = FLOW_EV_COUNTER;
+	f->exporter = k->agent;
+	f->domain = k->sub_agent;
+	f->export_seq = k->dgram_seq;
+	f->export_version = SF_EXPORT_VER;
+	f->arrival_ms = k->arrival_ms;
+	f->in_if = k->if_index;
+	f->bytes = k->in_octets;
+	f->packets = (uint64_t)k->in_ucast + k->in_mcast + k->in_bcast;
+	f->rev_bytes = k->out_octets;
+	f->rev_packets = (uint64_t)k->out_ucast + k->out_mcast + k->out_bcast;
+	f->present = (UINT64_C(1) << FF_IN_IF) | (UINT64_C(1) << FF_BYTES) |
+	             (UINT64_C(1) << FF_PACKETS) | (UINT64_C(1) << FF_REV_COUNTERS);
+	ctx->batch->n++;
+}
+
+/* A counter sample: its generic and ethernet records go to ctx->counters (and --all output). */
+static enum drop_reason sf_counter_sample(struct decode_ctx *ctx, struct exporter *e,
+                                          const struct sf_dgram *d, struct cursor *s, bool expanded)
+{
+	struct if_counters k = {0};
+	uint32_t type, index, n, format;
+	struct cursor body;
+
+	if (!cur_u32(s, &k.sample_seq))
+		return DROP_BAD_SAMPLE;
+	if (expanded ? !(cur_u32(s, &type) && cur_u32(s, &index)) : !cur_u32(s, &k.source_id))
+		return DROP_BAD_SAMPLE;
+	if (expanded)
+		k.source_id = type << 24 | (index & 0xffffff);
+	if (!cur_u32(s, &n) || n > cur_left(s) / 8)
+		return DROP_BAD_SAMPLE;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!sf_next_record(s, &format, &body))
+			return DROP_BAD_SAMPLE;
+		if (format == SF_CNT_GENERIC && !(k.has_generic = sf_cnt_generic(&body, &k)))
+			return DROP_BAD_SAMPLE;
+		if (format == SF_CNT_ETHERNET && !(k.has_ethernet = sf_cnt_ethernet(&body, &k)))
+			return DROP_BAD_SAMPLE;
+	}
+	k.agent = d->agent;
+	k.sub_agent = d->sub_agent;
+	k.dgram_seq = d->seq;
+	k.uptime_ms = d->uptime;
+	k.arrival_ms = ctx->now_ms;
+	if (!k.has_generic)
+		k.if_index = k.source_id & 0xffffff;
+	sf_seq(e, k.source_id | SF_SEQ_COUNTERS, k.sample_seq);
+	e->st.option_records++;
+	if (ctx->counters)
+		ctx->counters(ctx->counters_arg, &k);
+	if (ctx->want_options)
+		sf_counter_flow(ctx, &k);
+	return DROP_NONE;
+}
+
+/* One sample of the datagram: DROP_NONE, or why it was dropped (the datagram goes on). */
+static enum drop_reason sf_sample(struct decode_ctx *ctx, struct exporter *e,
+                                  const struct sf_dgram *d, uint32_t format, struct cursor *s)
+{
+	if (format >> 12) /* enterprise samples: skipped by their length */
+		return DROP_NONE;
+	switch (format) {
+	case SF_FLOW_SAMPLE:
+	case SF_FLOW_SAMPLE_EXP:
+		return sf_flow_sample(ctx, e, d, s, format == SF_FLOW_SAMPLE_EXP);
+	case SF_COUNTER_SAMPLE:
+	case SF_COUNTER_SAMPLE_EXP:
+		return sf_counter_sample(ctx, e, d, s, format == SF_COUNTER_SAMPLE_EXP);
+	default:
+		return DROP_NONE;
+	}
+}
+
+/* The exporter is the agent address and sub-agent, not the UDP source (sFlow v5 §4). */
+static struct exporter *sf_exporter(struct decode_ctx *ctx, const struct sf_dgram *d, size_t len)
+{
+	struct decode_state *st = ctx->st;
+	struct exporter *e = st->last;
+
+	if (!e || e->st.version != SF_EXPORT_VER || e->st.domain != d->sub_agent ||
+	    memcmp(&e->st.addr, &d->agent, sizeof(d->agent)) != 0) {
+		e = exp_find_create(st, &d->agent, d->sub_agent, SF_EXPORT_VER, ctx->now_ms);
+		if (!e) {
+			dec_drop(ctx, NULL, DROP_EXPORTER_LIMIT, "datagram");
+			return NULL;
+		}
+		st->last = e;
+	}
+	e->st.packets++;
+	e->st.bytes += len;
+	e->last_seen_ms = ctx->now_ms;
+	return e;
+}
+
+static int sf_decode(struct decode_ctx *ctx, struct cursor *c)
+{
+	enum drop_reason reason, why;
+	struct exporter *e = NULL;
+	struct sf_dgram d;
+	size_t len = cur_left(c);
+	uint64_t before;
+	uint32_t format, slen;
+	struct cursor s;
+
+	if (!sf_header(c, &d))
+		DROP(DROP_TRUNCATED);
+	if (!(e = sf_exporter(ctx, &d, len)))
+		return -1;
+	if (d.n_samples > cur_left(c) / SF_MIN_SAMPLE)
+		DROP(DROP_BAD_LENGTH); /* a sample count that cannot fit */
+	before = exp_delivered(e, ctx);
+	for (uint32_t i = 0; i < d.n_samples; i++) {
+		if (!cur_u32(c, &format) || !cur_u32(c, &slen))
+			DROP(DROP_TRUNCATED);
+		if (!cur_sub(c, slen, &s))
+			DROP(DROP_BAD_LENGTH); /* a sample length that lies */
+		why = sf_sample(ctx, e, &d, format, &s);
+		if (why != DROP_NONE)
+			dec_drop(ctx, e, why, "sample");
+	}
+	return (int)(exp_delivered(e, ctx) - before);
+drop:
+	dec_drop(ctx, e, reason, "datagram");
+	return -1;
+}
+
+const struct decoder_ops sflow_ops = {
+    .name = "sflow5",
+    .probe = sf_probe,
+    .decode = sf_decode,
+};

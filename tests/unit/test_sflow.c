@@ -1,0 +1,692 @@
+/* test_sflow.c - sFlow v5 decoding: every sample and record type, counters, drops, sequences. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "decode_helpers.h"
+#include "http/prom.h"
+#include "ingest/sfcounters.h"
+#include "lib/log.h"
+
+#define SF_VER 105
+
+/* --- builders: offsets of open length fields are patched by sf_end() --- */
+
+static void sf_dgram(struct pkt *p, const char *agent, uint32_t sub, uint32_t seq, uint32_t n)
+{
+	p->n = 0;
+	p_u32(p, 5);
+	if (strchr(agent, ':')) {
+		p_u32(p, 2);
+		p_v6(p, agent);
+	} else {
+		p_u32(p, 1);
+		p_v4(p, agent);
+	}
+	p_u32(p, sub);
+	p_u32(p, seq);
+	p_u32(p, 123456);
+	p_u32(p, n);
+}
+
+/* data_format + a length patched by sf_end(): samples and records alike. */
+static size_t sf_begin(struct pkt *p, uint32_t format)
+{
+	p_u32(p, format);
+	p_u32(p, 0);
+	return p->n;
+}
+
+static void sf_end(struct pkt *p, size_t body)
+{
+	put_u32(p->b + body - 4, (uint32_t)(p->n - body));
+}
+
+static size_t flow_sample(struct pkt *p, uint32_t seq, uint32_t rate, uint32_t in, uint32_t out,
+                          uint32_t n_records)
+{
+	size_t s = sf_begin(p, 1);
+	p_u32(p, seq);
+	p_u32(p, 0 << 24 | 7); /* source id: ifIndex 7 */
+	p_u32(p, rate);
+	p_u32(p, seq * rate);
+	p_u32(p, 0);
+	p_u32(p, in);
+	p_u32(p, out);
+	p_u32(p, n_records);
+	return s;
+}
+
+static size_t flow_sample_exp(struct pkt *p, uint32_t seq, uint32_t rate, uint32_t out_fmt,
+                              uint32_t out, uint32_t n_records)
+{
+	size_t s = sf_begin(p, 3);
+	p_u32(p, seq);
+	p_u32(p, 0);
+	p_u32(p, 70000); /* an index beyond 24 bits in the compact form's terms */
+	p_u32(p, rate);
+	p_u32(p, seq * rate);
+	p_u32(p, 3);
+	p_u32(p, 0);
+	p_u32(p, 11);
+	p_u32(p, out_fmt);
+	p_u32(p, out);
+	p_u32(p, n_records);
+	return s;
+}
+
+/* A raw header record: frame bytes given, XDR-padded. */
+static void rec_header(struct pkt *p, uint32_t proto, uint32_t frame_len, const uint8_t *h,
+                       size_t n)
+{
+	size_t r = sf_begin(p, 1);
+	p_u32(p, proto);
+	p_u32(p, frame_len);
+	p_u32(p, 4);
+	p_u32(p, (uint32_t)n);
+	p_bytes(p, h, n);
+	p_zero(p, (4 - n % 4) % 4);
+	sf_end(p, r);
+}
+
+static const uint8_t eth_vlan_v4_tcp[] = {
+    0x02, 0,    0,    0,    0,    0x01, 0x02, 0,    0,    0,    0,    0x02, 0x81, 0x00,
+    0x20, 0x14, /* pcp 1, vlan 20 */
+    0x08, 0x00, 0x45, 0x28, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
+    10,   1,    2,    3,    192,  0,    2,    10,   0xa4, 0x10, 0x01, 0xbb, 0,    0,
+    0,    1,    0,    0,    0,    0,    0x50, 0x12, 0xff, 0xff, 0,    0,    0,    0};
+
+static void raw_header_flow_sample(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	char buf[WIP_STRLEN];
+	size_t s;
+
+	sf_dgram(&p, "198.51.100.7", 3, 42, 1);
+	s = flow_sample(&p, 1, 512, 5, 6, 1);
+	rec_header(&p, 1, 1518, eth_vlan_v4_tcp, sizeof(eth_vlan_v4_tcp));
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+	assert_int_equal(h->n_out, 1);
+
+	const struct flow *f = &h->out[0];
+	assert_string_equal(wip_str(&f->exporter, buf, sizeof(buf)), "198.51.100.7");
+	assert_int_equal(f->domain, 3);
+	assert_int_equal(f->export_seq, 42);
+	assert_int_equal(f->export_version, SF_VER);
+	assert_int_equal(f->event, FLOW_EV_FLOW);
+	assert_int_equal(f->bytes, 1518);
+	assert_int_equal(f->packets, 1);
+	assert_int_equal(f->sampling_rate, 512);
+	assert_true(FLOW_HAS(f, FF_SAMPLING));
+	assert_int_equal(f->in_if, 5);
+	assert_int_equal(f->out_if, 6);
+	assert_int_equal(f->vlan, 20);
+	assert_true(FLOW_HAS(f, FF_VLAN));
+	assert_string_equal(wip_str(&f->src, buf, sizeof(buf)), "10.1.2.3");
+	assert_string_equal(wip_str(&f->dst, buf, sizeof(buf)), "192.0.2.10");
+	assert_int_equal(f->proto, 6);
+	assert_int_equal(f->tos, 0x28);
+	assert_int_equal(f->src_port, 42000);
+	assert_int_equal(f->dst_port, 443);
+	assert_int_equal(f->tcp_flags, 0x12);
+	assert_int_equal(f->src_mac[5], 2);
+	assert_int_equal(f->dst_mac[5], 1);
+	assert_int_equal(f->arrival_ms, h->ctx.now_ms);
+
+	/* the UDP source is not the exporter: one exporter entry, keyed by the agent */
+	struct exporter_stats st = h_stats(h, 3, SF_VER);
+	assert_string_equal(wip_str(&st.addr, buf, sizeof(buf)), "198.51.100.7");
+	assert_int_equal(st.records, 1);
+	assert_int_equal(h_exporters(h), 1);
+	h_free(h);
+}
+
+/* QinQ + 2 MPLS labels + IPv6 with hop-by-hop and destination options + UDP. */
+static const uint8_t qinq_mpls_v6_udp[] = {
+    0x02, 0,    0,    0,    0,    0x01, 0x02, 0,    0,    0,    0,    0x02, 0x88,
+    0xa8, 0x00, 0x64,                   /* S-tag 100 */
+    0x81, 0x00, 0x00, 0xc8,             /* C-tag 200 */
+    0x88, 0x47, 0x00, 0x01, 0x00, 0x40, /* label 16 */
+    0x00, 0x02, 0x01, 0x40,             /* label 32, bottom of stack */
+    0x6b, 0x80, 0x00, 0x00, 0x00, 0x18, 0x00, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0,
+    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    1,    0x20, 0x01,
+    0x0d, 0xb8, 0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+    2,    0x3c, 0x00, 0x01, 0x04, 0,    0,    0,    0,                /* hop-by-hop -> dest opts */
+    0x11, 0x00, 0x01, 0x04, 0,    0,    0,    0,    0x00, 0x35, 0x04, /* dest opts -> UDP */
+    0x00, 0x00, 0x08, 0x00, 0x00};
+
+static void expanded_sample_qinq_mpls_ipv6(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	char buf[WIP_STRLEN];
+	size_t s;
+
+	sf_dgram(&p, "2001:db8::99", 0, 1, 1);
+	s = flow_sample_exp(&p, 9, 1, 1, 17, 1); /* output format 1: discarded */
+	rec_header(&p, 1, 200, qinq_mpls_v6_udp, sizeof(qinq_mpls_v6_udp));
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+
+	const struct flow *f = &h->out[0];
+	assert_string_equal(wip_str(&f->exporter, buf, sizeof(buf)), "2001:db8::99");
+	assert_int_equal(f->vlan, 100);
+	assert_int_equal(f->mpls_depth, 2);
+	assert_int_equal(f->mpls[0], 16 << 4);
+	assert_int_equal(f->mpls[1], 32 << 4 | 1);
+	assert_int_equal(f->ip_version, 6);
+	assert_string_equal(wip_str(&f->src, buf, sizeof(buf)), "2001:db8::1");
+	assert_int_equal(f->tos, 0xb8);
+	assert_int_equal(f->proto, 17);
+	assert_int_equal(f->src_port, 53);
+	assert_int_equal(f->dst_port, 1024);
+	assert_int_equal(f->in_if, 11);
+	assert_int_equal(f->out_if, 17);
+	assert_true(FLOW_HAS(f, FF_FWD_STATUS));
+	assert_int_equal(f->fwd_status, 128);
+	h_free(h);
+}
+
+static void truncated_header_decodes_what_it_has(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	char buf[WIP_STRLEN];
+	size_t s;
+
+	/* cut inside the TCP header: addresses and ports, no flags */
+	sf_dgram(&p, "192.0.2.5", 0, 1, 1);
+	s = flow_sample(&p, 1, 1, 1, 2, 1);
+	rec_header(&p, 1, 60, eth_vlan_v4_tcp, 18 + 20 + 6);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+	assert_string_equal(wip_str(&h->out[0].dst, buf, sizeof(buf)), "192.0.2.10");
+	assert_true(FLOW_HAS(&h->out[0], FF_SRC_PORT));
+	assert_false(FLOW_HAS(&h->out[0], FF_TCP_FLAGS));
+	assert_int_equal(h->out[0].bytes, 60);
+	h_free(h);
+}
+
+static void sampled_records_and_extended_data(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	char buf[WIP_STRLEN];
+	size_t s, r;
+	uint8_t mac[8] = {0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0, 0};
+
+	sf_dgram(&p, "192.0.2.5", 1, 2, 2);
+	s = flow_sample(&p, 1, 100, 1, 2, 5);
+	r = sf_begin(&p, 2); /* sampled ethernet */
+	p_u32(&p, 1000);
+	p_bytes(&p, mac, 8);
+	mac[5] = 0xef;
+	p_bytes(&p, mac, 8);
+	p_u32(&p, 0x0800);
+	sf_end(&p, r);
+	r = sf_begin(&p, 3); /* sampled IPv4 */
+	p_u32(&p, 986);
+	p_u32(&p, 17);
+	p_v4(&p, "10.9.8.7");
+	p_v4(&p, "10.6.5.4");
+	p_u32(&p, 5000);
+	p_u32(&p, 53);
+	p_u32(&p, 0);
+	p_u32(&p, 0x48);
+	sf_end(&p, r);
+	r = sf_begin(&p, 1001); /* extended switch */
+	p_u32(&p, 300);
+	p_u32(&p, 0);
+	p_u32(&p, 301);
+	p_u32(&p, 0);
+	sf_end(&p, r);
+	r = sf_begin(&p, 1002); /* extended router */
+	p_u32(&p, 1);
+	p_v4(&p, "10.0.0.254");
+	p_u32(&p, 24);
+	p_u32(&p, 16);
+	sf_end(&p, r);
+	r = sf_begin(&p, 1003); /* extended gateway: path of 2 segments, 2 communities */
+	p_u32(&p, 1);
+	p_v4(&p, "10.0.0.253");
+	p_u32(&p, 65000);
+	p_u32(&p, 65001);
+	p_u32(&p, 65002);
+	p_u32(&p, 2);
+	p_u32(&p, 2);
+	p_u32(&p, 2);
+	p_u32(&p, 65010);
+	p_u32(&p, 65011);
+	p_u32(&p, 1);
+	p_u32(&p, 1);
+	p_u32(&p, 65099);
+	p_u32(&p, 2);
+	p_u32(&p, 0xfde80001);
+	p_u32(&p, 0xfde80002);
+	p_u32(&p, 100);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	/* second sample: sampled IPv6 only */
+	s = flow_sample(&p, 2, 100, 1, 2, 1);
+	r = sf_begin(&p, 4);
+	p_u32(&p, 1280);
+	p_u32(&p, 58);
+	p_v6(&p, "2001:db8::a");
+	p_v6(&p, "2001:db8::b");
+	p_u32(&p, 0);
+	p_u32(&p, 0);
+	p_u32(&p, 0);
+	p_u32(&p, 0x10);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 2);
+
+	const struct flow *f = &h->out[0];
+	assert_int_equal(f->bytes, 1000); /* sampled ethernet length comes first and wins */
+	assert_int_equal(f->src_mac[5], 0xee);
+	assert_int_equal(f->dst_mac[5], 0xef);
+	assert_string_equal(wip_str(&f->src, buf, sizeof(buf)), "10.9.8.7");
+	assert_int_equal(f->src_port, 5000);
+	assert_int_equal(f->dst_port, 53);
+	assert_int_equal(f->tos, 0x48);
+	assert_int_equal(f->vlan, 300);
+	assert_int_equal(f->out_vlan, 301);
+	assert_string_equal(wip_str(&f->nexthop, buf, sizeof(buf)), "10.0.0.254");
+	assert_int_equal(f->src_mask, 24);
+	assert_int_equal(f->dst_mask, 16);
+	assert_string_equal(wip_str(&f->bgp_nexthop, buf, sizeof(buf)), "10.0.0.253");
+	assert_int_equal(f->src_as, 65001);
+	assert_int_equal(f->dst_as, 65099);
+
+	f = &h->out[1];
+	assert_int_equal(f->ip_version, 6);
+	assert_int_equal(f->bytes, 1280);
+	assert_int_equal(f->proto, 58);
+	assert_string_equal(wip_str(&f->dst, buf, sizeof(buf)), "2001:db8::b");
+	h_free(h);
+}
+
+static void unknown_records_and_samples_skipped(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	size_t s, r;
+
+	sf_dgram(&p, "192.0.2.5", 0, 1, 3);
+	r = sf_begin(&p, 4413 << 12 | 1); /* enterprise sample */
+	p_zero(&p, 12);
+	sf_end(&p, r);
+	r = sf_begin(&p, 99); /* unknown standard sample */
+	p_zero(&p, 4);
+	sf_end(&p, r);
+	s = flow_sample(&p, 1, 1, 1, 2, 3);
+	r = sf_begin(&p, 2000); /* unknown record */
+	p_zero(&p, 20);
+	sf_end(&p, r);
+	r = sf_begin(&p, 9 << 12 | 1); /* enterprise record */
+	p_zero(&p, 8);
+	sf_end(&p, r);
+	rec_header(&p, 1, 64, eth_vlan_v4_tcp, sizeof(eth_vlan_v4_tcp));
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+	assert_int_equal(h->out[0].bytes, 64);
+	assert_int_equal(h->out[0].dst_port, 443);
+	h_free(h);
+}
+
+static void generic_counters(struct pkt *p, uint32_t ifindex, uint64_t in_oct)
+{
+	size_t r = sf_begin(p, 1);
+	p_u32(p, ifindex);
+	p_u32(p, 6);
+	p_u64(p, 1000000000);
+	p_u32(p, 1);
+	p_u32(p, 3);
+	p_u64(p, in_oct);
+	p_u32(p, 10); /* in ucast */
+	p_u32(p, 2);
+	p_u32(p, 1);
+	p_u32(p, 4); /* in discards */
+	p_u32(p, 5); /* in errors */
+	p_u32(p, 0);
+	p_u64(p, 7777); /* out octets */
+	p_u32(p, 20);
+	p_u32(p, 0);
+	p_u32(p, 0);
+	p_u32(p, 6);
+	p_u32(p, 8);
+	p_u32(p, 1);
+	sf_end(p, r);
+}
+
+struct seen_counters {
+	int n;
+	struct if_counters last;
+};
+
+static void on_counters(void *arg, const struct if_counters *k)
+{
+	struct seen_counters *s = arg;
+	s->n++;
+	s->last = *k;
+}
+
+static void counter_samples(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct seen_counters seen = {0};
+	struct pkt p;
+	size_t s, r;
+
+	h->ctx.counters = on_counters;
+	h->ctx.counters_arg = &seen;
+	sf_dgram(&p, "192.0.2.6", 2, 10, 2);
+	s = sf_begin(&p, 2);
+	p_u32(&p, 1);
+	p_u32(&p, 4);
+	p_u32(&p, 2);
+	generic_counters(&p, 4, 123456789012ull);
+	r = sf_begin(&p, 2); /* ethernet counters */
+	for (uint32_t i = 0; i < 13; i++)
+		p_u32(&p, i + 100);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	s = sf_begin(&p, 4); /* expanded counter sample, generic only */
+	p_u32(&p, 1);
+	p_u32(&p, 0);
+	p_u32(&p, 9);
+	p_u32(&p, 1);
+	generic_counters(&p, 9, 1);
+	sf_end(&p, s);
+
+	/* without --all the counters reach only the callback */
+	assert_int_equal(h_feed(h, &p), 0);
+	assert_int_equal(h->n_out, 0);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.last.if_index, 9);
+	assert_false(seen.last.has_ethernet);
+
+	h->ctx.want_options = true;
+	put_u32(p.b + 16, 11); /* next datagram sequence */
+	assert_int_equal(h_feed(h, &p), 2);
+	assert_int_equal(seen.n, 4);
+	assert_int_equal(h->n_out, 2);
+	const struct flow *f = &h->out[0];
+	assert_int_equal(f->event, FLOW_EV_COUNTER);
+	assert_int_equal(f->in_if, 4);
+	assert_int_equal(f->bytes, 123456789012ull);
+	assert_int_equal(f->packets, 13);
+	assert_int_equal(f->rev_bytes, 7777);
+	assert_int_equal(f->rev_packets, 20);
+	h_free(h);
+
+	/* the fields of the first sample, through a fresh harness */
+	h = h_new(NULL);
+	memset(&seen, 0, sizeof(seen));
+	h->ctx.counters = on_counters;
+	h->ctx.counters_arg = &seen;
+	put_u32(p.b + 24, 1); /* one sample only */
+	assert_int_equal(h_feed(h, &p), 0);
+	assert_int_equal(seen.n, 1);
+	assert_true(seen.last.has_generic && seen.last.has_ethernet);
+	assert_int_equal(seen.last.in_discards, 4);
+	assert_int_equal(seen.last.in_errors, 5);
+	assert_int_equal(seen.last.out_discards, 6);
+	assert_int_equal(seen.last.out_errors, 8);
+	assert_int_equal(seen.last.if_speed, 1000000000);
+	assert_int_equal(seen.last.dot3[12], 112);
+	assert_int_equal(seen.last.sub_agent, 2);
+	h_free(h);
+}
+
+static void renormalize(void **state)
+{
+	struct decode_limits l;
+	struct harness *h;
+	struct pkt p;
+	size_t s;
+
+	decode_limits_default(&l);
+	l.sflow_renormalize = true;
+	h = h_new(&l);
+	sf_dgram(&p, "192.0.2.5", 0, 1, 1);
+	s = flow_sample(&p, 1, 1000, 1, 2, 1);
+	rec_header(&p, 1, 1500, eth_vlan_v4_tcp, sizeof(eth_vlan_v4_tcp));
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+	assert_int_equal(h->out[0].bytes, 1500000);
+	assert_int_equal(h->out[0].packets, 1000);
+	assert_int_equal(h->out[0].sampling_rate, 1);
+	h_free(h);
+}
+
+static void sample_sequence_gaps(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	uint32_t seqs[] = {1, 2, 5, 6, 3};
+	size_t s;
+
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		sf_dgram(&p, "192.0.2.5", 0, (uint32_t)i + 1, 1);
+		s = flow_sample(&p, seqs[i], 1, 1, 2, 0);
+		sf_end(&p, s);
+		assert_int_equal(h_feed(h, &p), 1);
+	}
+	/* 3 and 4 missing; the step back to 3 is reordering, not a loss */
+	assert_int_equal(h_stats(h, 0, SF_VER).seq_gaps, 2);
+	h_free(h);
+}
+
+/* Every malformed shape is dropped with a reason; nothing is read out of bounds (ASan). */
+static void bad_input(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct exporter_stats st;
+	struct pkt p;
+	size_t s, r;
+
+	/* a sample length that lies: the datagram stops there */
+	sf_dgram(&p, "192.0.2.5", 0, 1, 1);
+	s = flow_sample(&p, 1, 1, 1, 2, 0);
+	sf_end(&p, s);
+	put_u32(p.b + s - 4, 4000);
+	assert_int_equal(h_feed(h, &p), -1);
+	st = h_stats(h, 0, SF_VER);
+	assert_int_equal(st.drops[DROP_BAD_LENGTH], 1);
+
+	/* a record count that overflows the sample */
+	sf_dgram(&p, "192.0.2.5", 0, 2, 1);
+	s = flow_sample(&p, 1, 1, 1, 2, 0xffffffffu);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 0);
+
+	/* a header length larger than its record */
+	sf_dgram(&p, "192.0.2.5", 0, 3, 1);
+	s = flow_sample(&p, 2, 1, 1, 2, 1);
+	r = sf_begin(&p, 1);
+	p_u32(&p, 1);
+	p_u32(&p, 100);
+	p_u32(&p, 0);
+	p_u32(&p, 1000);
+	p_zero(&p, 16);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 0);
+
+	/* nested lengths that do not add up: a record longer than its sample */
+	sf_dgram(&p, "192.0.2.5", 0, 4, 2);
+	s = flow_sample(&p, 3, 1, 1, 2, 1);
+	r = sf_begin(&p, 1001);
+	p_zero(&p, 16);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	put_u32(p.b + r - 4, 64);
+	s = flow_sample(&p, 4, 1, 1, 2, 0); /* the next sample still decodes */
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 1);
+
+	/* an extended switch record shorter than its content */
+	sf_dgram(&p, "192.0.2.5", 0, 5, 1);
+	s = flow_sample(&p, 5, 1, 1, 2, 1);
+	r = sf_begin(&p, 1001);
+	p_zero(&p, 8);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 0);
+
+	/* an AS path count that cannot fit */
+	sf_dgram(&p, "192.0.2.5", 0, 6, 1);
+	s = flow_sample(&p, 6, 1, 1, 2, 1);
+	r = sf_begin(&p, 1003);
+	p_u32(&p, 1);
+	p_v4(&p, "10.0.0.1");
+	p_u32(&p, 1);
+	p_u32(&p, 2);
+	p_u32(&p, 3);
+	p_u32(&p, 1);
+	p_u32(&p, 2);
+	p_u32(&p, 0x40000000);
+	sf_end(&p, r);
+	sf_end(&p, s);
+	assert_int_equal(h_feed(h, &p), 0);
+
+	st = h_stats(h, 0, SF_VER);
+	assert_int_equal(st.drops[DROP_BAD_SAMPLE], 5);
+	assert_int_equal(st.records, 1);
+
+	/* a sample count that cannot fit, a truncated header, an unknown agent type */
+	sf_dgram(&p, "192.0.2.5", 0, 7, 1000);
+	assert_int_equal(h_feed(h, &p), -1);
+	sf_dgram(&p, "192.0.2.5", 0, 8, 1);
+	p.n = 20;
+	assert_int_equal(h_feed(h, &p), -1);
+	sf_dgram(&p, "192.0.2.5", 0, 9, 0);
+	put_u32(p.b + 4, 3);
+	assert_int_equal(h_feed(h, &p), -1);
+	assert_int_equal(
+	    h_stats(h, 0, 0).drops[DROP_TRUNCATED] + h_stats(h, 0, 0).drops[DROP_BAD_VERSION], 2);
+	h_free(h);
+}
+
+static void full_batches_are_emitted(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+	size_t s;
+	uint32_t n = 0;
+
+	for (int d = 0; d < 100; d++) {
+		sf_dgram(&p, "192.0.2.5", 0, (uint32_t)d, 11);
+		for (int i = 0; i < 11; i++) {
+			s = flow_sample(&p, ++n, 1, 1, 2, 1);
+			rec_header(&p, 1, 100, eth_vlan_v4_tcp, sizeof(eth_vlan_v4_tcp));
+			sf_end(&p, s);
+		}
+		assert_int_equal(h_feed(h, &p), 11);
+	}
+	assert_int_equal(h->n_out, 1100);
+	assert_int_equal(h_stats(h, 0, SF_VER).seq_gaps, 0);
+	h_free(h);
+}
+
+/* sfacctd_counter_file lines and the /metrics series of the latest counters per interface. */
+static void counter_file_and_metrics(void **state)
+{
+	char path[] = "/tmp/weir-test-sfc-XXXXXX", err[256], *text = NULL, line[2048];
+	int fd = mkstemp(path);
+	size_t len = 0;
+	struct if_counters k = {0};
+
+	assert_true(fd >= 0);
+	close(fd);
+	struct sfcounters *s = sfcounters_open(path, err, sizeof(err));
+	assert_non_null(s);
+	wip_parse(&k.agent, "192.0.2.6");
+	k.sub_agent = 2;
+	k.if_index = 4;
+	k.has_generic = true;
+	k.in_octets = 1000;
+	k.in_errors = 3;
+	k.out_discards = 9;
+	sfcounters_write(s, &k);
+	k.in_octets = 2000; /* the same interface again: one series, the latest value */
+	k.has_ethernet = true;
+	k.dot3[1] = 77;
+	sfcounters_write(s, &k);
+	k.if_index = 5;
+	k.has_ethernet = false;
+	sfcounters_write(s, &k);
+
+	struct prom *p = prom_new();
+	sfcounters_metrics(s, p);
+	FILE *f = open_memstream(&text, &len);
+	prom_render(p, f);
+	fclose(f);
+	assert_non_null(strstr(text, "weir_sflow_if_in_octets_total{agent=\"192.0.2.6\",sub_agent="
+	                             "\"2\",ifindex=\"4\"} 2000"));
+	assert_non_null(strstr(text, "weir_sflow_if_in_errors_total{agent=\"192.0.2.6\",sub_agent="
+	                             "\"2\",ifindex=\"5\"} 3"));
+	assert_non_null(strstr(text, "weir_sflow_if_out_discards_total"));
+	free(text);
+	prom_free(p);
+	sfcounters_close(s);
+
+	int lines = 0, eth = 0;
+	f = fopen(path, "r");
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		eth += strstr(line, "\"dot3StatsFCSErrors\": 77") != NULL;
+		assert_non_null(strstr(line, "\"peer_ip_src\": \"192.0.2.6\""));
+	}
+	fclose(f);
+	unlink(path);
+	assert_int_equal(lines, 4); /* generic, generic + ethernet, generic */
+	assert_int_equal(eth, 1);
+
+	/* without a file: only the table */
+	s = sfcounters_open(NULL, err, sizeof(err));
+	assert_non_null(s);
+	for (uint32_t i = 0; i < SFC_MAX_IF + 10; i++) {
+		k.if_index = i;
+		k.arrival_ms = i;
+		sfcounters_write(s, &k);
+	}
+	p = prom_new();
+	sfcounters_metrics(s, p);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	prom_render(p, f);
+	fclose(f);
+	assert_non_null(strstr(text, "weir_sflow_if_evicted_total 10"));
+	assert_null(strstr(text, "ifindex=\"0\""));
+	free(text);
+	prom_free(p);
+	sfcounters_close(s);
+	assert_null(sfcounters_open("/nonexistent/dir/x", err, sizeof(err)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(raw_header_flow_sample),
+	    cmocka_unit_test(expanded_sample_qinq_mpls_ipv6),
+	    cmocka_unit_test(truncated_header_decodes_what_it_has),
+	    cmocka_unit_test(sampled_records_and_extended_data),
+	    cmocka_unit_test(unknown_records_and_samples_skipped),
+	    cmocka_unit_test(counter_samples),
+	    cmocka_unit_test(renormalize),
+	    cmocka_unit_test(sample_sequence_gaps),
+	    cmocka_unit_test(bad_input),
+	    cmocka_unit_test(full_batches_are_emitted),
+	    cmocka_unit_test(counter_file_and_metrics),
+	};
+	log_setup(LL_ERR, stderr, false, "test");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

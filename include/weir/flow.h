@@ -137,6 +137,12 @@ struct flow {
 	const char *label; /* pre_tag_map set_label; NULL = none; owned by the map */
 	uint32_t peer_src_as;
 	uint32_t peer_dst_as;
+	/*
+	 * as_src_name / as_dst_name: set by the aggregate writer on the rows it hands a sink, from
+	 * src_as/dst_as through the AS-name resolver; NULL = none. Never part of a key.
+	 */
+	const char *as_src_name;
+	const char *as_dst_name;
 };
 
 /* The unit every stage passes on: records decoded from one or more datagrams. */

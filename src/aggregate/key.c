@@ -217,6 +217,27 @@ static bool listed(const char *list, const char *name)
 	return false;
 }
 
+/*
+ * as_src_name/as_dst_name: the name follows from the AS number, so the key holds the number
+ * (once, also when src_as/dst_as is listed) and the writer looks the name up at output time.
+ */
+static int add_as_name(struct agg_key *k, const char *list, bool dst, char *err, size_t errlen)
+{
+	struct prim p = {"", KO_COPY, 0, 4, ALWAYS, 0, 0, 0, 0};
+
+	k->fields |= FMT_BIT(dst ? FMT_F_AS_DST_NAME : FMT_F_AS_SRC_NAME);
+	if (listed(list, dst ? "dst_as" : "src_as"))
+		return 0;
+	/* The other name primitive may already have put the number in: one copy only. */
+	p.foff = dst ? offsetof(struct flow, dst_as) : offsetof(struct flow, src_as);
+	for (size_t i = 0; i < k->n; i++)
+		if (k->f[i].op == KO_COPY && k->f[i].foff == p.foff && k->f[i].size == 4)
+			return 0;
+	p.ff = dst ? FF_DST_AS : FF_SRC_AS;
+	p.sel = dst ? FMT_F_AS_DST_NAME : FMT_F_AS_SRC_NAME;
+	return add_copy(k, &p, err, errlen);
+}
+
 static int add_prim(struct agg_key *k, const char *list, const char *name, bool *mpls, char *err,
                     size_t errlen)
 {
@@ -249,6 +270,8 @@ static int add_prim(struct agg_key *k, const char *list, const char *name, bool 
 	}
 	if (!strcmp(name, "sum_net"))
 		return add_net(k, false, true, err, errlen);
+	if (!strcmp(name, "as_src_name") || !strcmp(name, "as_dst_name"))
+		return add_as_name(k, list, name[3] == 'd', err, errlen);
 	if (!strcmp(name, "mpls_label_top") || !strcmp(name, "mpls_label_bottom") ||
 	    !strcmp(name, "mpls_label_stack") || !strcmp(name, "mpls_stack_depth"))
 		return add_mpls(k, mpls, err, errlen);
@@ -273,9 +296,10 @@ int agg_key_parse(struct agg_key *k, const char *list, bool binned, char *err, s
 		if (add_prim(k, list, item, &mpls, err, errlen) < 0)
 			return -1;
 	if (k->sum) {
-		static const char *const dirs[] = {"src_host", "dst_host", "src_port", "dst_port",
-		                                   "src_as",   "dst_as",   "src_net",  "dst_net",
-		                                   "src_mac",  "dst_mac",  NULL};
+		static const char *const dirs[] = {
+		    "src_host",    "dst_host",    "src_port", "dst_port", "src_as",
+		    "dst_as",      "src_net",     "dst_net",  "src_mac",  "dst_mac",
+		    "as_src_name", "as_dst_name", NULL};
 		for (size_t i = 0; dirs[i]; i++)
 			if (listed(list, dirs[i])) {
 				snprintf(err, errlen, "aggregate: sum_* cannot be combined with %s",

@@ -14,6 +14,7 @@
 #include "aggregate/key.h"
 #include "aggregate/table.h"
 #include "conf/conf.h"
+#include "enrich/asname.h"
 #include "enrich/enrich.h"
 #include "enrich/filter.h"
 #include "lib/log.h"
@@ -36,6 +37,8 @@
 #define ROWS_CHUNK   1024
 #define TAG_RANGES   32
 #define MERGE_MAX    (1u << 26)
+#define AS_NAME_LEN  128
+#define AS_NAMES     (FMT_BIT(FMT_F_AS_SRC_NAME) | FMT_BIT(FMT_F_AS_DST_NAME))
 
 struct ptable {
 	struct ptable *next;
@@ -44,12 +47,27 @@ struct ptable {
 	struct agg_table *t;
 };
 
+/*
+ * A worker's adds go through a short queue so that the table's cache misses overlap: a key's
+ * first slot is prefetched when it is queued, the entry that slot names PEND / 2 adds later, and
+ * the add happens PEND adds later (or when the batch ends).
+ */
+#define PEND 16
+struct pend {
+	uint32_t h;
+	uint8_t flags;
+	uint64_t bytes, packets, flows;
+	uint8_t key[AGG_KEY_MAX];
+};
+
 struct pworker {
 	struct ptable *cur;  /* owned by the worker */
 	struct ptable *free; /* under plugin.mu */
 	uint64_t gen_seen;   /* worker-private: the last generation it acked */
 	bool acked;          /* writer-private: acked the pending flush */
 	_Atomic uint64_t records, filtered, tables, early, stalls;
+	unsigned pend_head, pend_n; /* worker-private: the adds in flight, oldest first */
+	struct pend pend[PEND];
 	char pad[64]; /* keeps two workers' hot fields off one cache line */
 };
 
@@ -85,6 +103,8 @@ struct plugin {
 	/* writer-private */
 	struct agg_table *merge;
 	struct flow *rows;
+	char (*names)[2][AS_NAME_LEN]; /* as_*_name of rows[i]; NULL when the key has none */
+	struct asname *an;             /* the resolver; owned by the caller of plugin_open() */
 	uint64_t refresh_ms, bin_ms, next_ms;
 	bool pending;
 	uint64_t pending_gen, pending_since;
@@ -134,6 +154,8 @@ static int pool_alloc(struct plugin *p, uint64_t seed)
 	p->rows = calloc(ROWS_CHUNK, sizeof(*p->rows));
 	p->merge = agg_table_new(p->key.len, mbound, seed);
 	if (!p->pw || !p->all || !p->rows || !p->merge)
+		return -1;
+	if ((p->key.fields & AS_NAMES) && !(p->names = calloc(ROWS_CHUNK, sizeof(*p->names))))
 		return -1;
 	for (unsigned w = 0; w < p->n_workers; w++) {
 		for (unsigned i = 0; i < TBL_POOL; i++) {
@@ -260,6 +282,7 @@ static void plugin_free_one(struct plugin *p)
 	free(p->all);
 	free(p->pw);
 	free(p->rows);
+	free(p->names);
 	agg_table_free(p->merge);
 	flow_filter_free(p->filter);
 }
@@ -340,15 +363,49 @@ static void hand_over(struct plugin *p, unsigned wi, uint64_t ack_gen)
 		inc(&w->stalls, 1);
 }
 
-static void add(struct plugin *p, unsigned wi, const uint8_t *key, const struct agg_share *s,
-                uint8_t flags)
+/* Adds the oldest queued key to the worker's table, handing a full table over first. */
+static void commit_one(struct plugin *p, unsigned wi)
 {
 	struct pworker *w = &p->pw[wi];
+	struct pend *q = &w->pend[w->pend_head];
 
-	while (!agg_table_add(w->cur->t, key, s->bytes, s->packets, s->flows, flags)) {
+	while (!agg_table_add_hashed(w->cur->t, q->key, q->h, q->bytes, q->packets, q->flows,
+	                             q->flags)) {
 		inc(&w->early, 1);
 		hand_over(p, wi, 0);
+		q->h = agg_table_hash(w->cur->t, q->key);
 	}
+	w->pend_head = (w->pend_head + 1) % PEND;
+	w->pend_n--;
+}
+
+/* Adds every queued key: before the worker returns, so a hand-over never misses one. */
+static void commit_all(struct plugin *p, unsigned wi)
+{
+	while (p->pw[wi].pend_n)
+		commit_one(p, wi);
+}
+
+/* Packs f's key for one share and queues the add, prefetching what it and an older add need. */
+static void add(struct plugin *p, unsigned wi, const struct flow *f, int side,
+                const struct agg_share *s, uint8_t flags)
+{
+	struct pworker *w = &p->pw[wi];
+	const struct agg_table *t = w->cur->t;
+
+	if (w->pend_n == PEND)
+		commit_one(p, wi);
+	struct pend *q = &w->pend[(w->pend_head + w->pend_n) % PEND];
+	agg_key_pack(&p->key, f, side, s->bin, q->key);
+	q->h = agg_table_hash(t, q->key);
+	q->flags = flags;
+	q->bytes = s->bytes;
+	q->packets = s->packets;
+	q->flows = s->flows;
+	agg_table_prefetch_slot(t, q->h);
+	if (w->pend_n >= PEND / 2)
+		agg_table_prefetch_entry(t, w->pend[(w->pend_head + w->pend_n - PEND / 2) % PEND].h);
+	w->pend_n++;
 }
 
 static bool tag_passes(const struct plugin *p, uint64_t tag)
@@ -363,7 +420,6 @@ static bool tag_passes(const struct plugin *p, uint64_t tag)
 static void account(struct plugin *p, unsigned wi, const struct flow *f, uint64_t now)
 {
 	struct agg_share sh[AGG_PRORATE_MAX];
-	uint8_t key[AGG_KEY_MAX];
 	size_t n = 1;
 
 	if ((p->n_tags && !tag_passes(p, f->tag)) ||
@@ -383,10 +439,8 @@ static void account(struct plugin *p, unsigned wi, const struct flow *f, uint64_
 	}
 	uint8_t flags = p->key.tcpflags && FLOW_HAS(f, FF_TCP_FLAGS) ? f->tcp_flags : 0;
 	for (int side = 0; side < (p->key.sum ? 2 : 1); side++)
-		for (size_t i = 0; i < n; i++) {
-			agg_key_pack(&p->key, f, side, sh[i].bin, key);
-			add(p, wi, key, &sh[i], flags);
-		}
+		for (size_t i = 0; i < n; i++)
+			add(p, wi, f, side, &sh[i], flags);
 }
 
 void plugin_push(struct plugin_set *ps, unsigned worker, const struct flow_batch *b)
@@ -407,8 +461,10 @@ void plugin_push(struct plugin_set *ps, unsigned worker, const struct flow_batch
 		for (unsigned i = 0; i < ps->n; i++)
 			account(&ps->p[i], worker, f, now);
 	}
-	for (unsigned i = 0; i < ps->n; i++)
+	for (unsigned i = 0; i < ps->n; i++) {
+		commit_all(&ps->p[i], worker);
 		inc(&ps->p[i].pw[worker].records, flows);
+	}
 }
 
 void plugin_tick(struct plugin_set *ps, unsigned worker, uint64_t now)
@@ -456,6 +512,27 @@ static void sink_write(struct plugin *p, const struct flow *rows, size_t n, uint
 	inc(&p->rows_out, n);
 }
 
+/*
+ * as_src_name/as_dst_name of row i, looked up now in the writer: asname_get() never waits, so a
+ * name not known yet prints as "" and is queued; a later flush has it.
+ */
+static void name_row(struct plugin *p, struct flow *row, size_t i)
+{
+	char *src = p->names[i][0], *dst = p->names[i][1];
+
+	src[0] = dst[0] = '\0';
+	if (p->key.fields & FMT_BIT(FMT_F_AS_SRC_NAME)) {
+		if (p->an)
+			asname_get(p->an, row->src_as, src, AS_NAME_LEN);
+		row->as_src_name = src;
+	}
+	if (p->key.fields & FMT_BIT(FMT_F_AS_DST_NAME)) {
+		if (p->an)
+			asname_get(p->an, row->dst_as, dst, AS_NAME_LEN);
+		row->as_dst_name = dst;
+	}
+}
+
 /* Writes the merged entries of one bin as rows, ROWS_CHUNK at a time. */
 static void emit_bin(struct plugin *p, uint32_t bin)
 {
@@ -474,6 +551,8 @@ static void emit_bin(struct plugin *p, uint32_t bin)
 		row->flows = e->flows;
 		row->present |= UINT64_C(1) << FF_FLOWS;
 		row->tcp_flags = e->tcp_flags;
+		if (p->names)
+			name_row(p, row, k - 1);
 		if (k == ROWS_CHUNK) {
 			sink_write(p, p->rows, k, bin_ms);
 			k = 0;
@@ -700,6 +779,31 @@ void plugin_free(struct plugin_set *ps)
 {
 	if (ps)
 		set_free(ps);
+}
+
+bool plugin_asnames_wanted(const struct plugin_set *ps, const struct conf *c,
+                           struct asname_conf *ac)
+{
+	bool want = false;
+
+	for (unsigned i = 0; i < ps->n; i++)
+		want |= (ps->p[i].key.fields & AS_NAMES) != 0;
+	*ac = (struct asname_conf){
+	    .proto = (enum asname_proto)c->asname_source,
+	    .server = c->asname_server,
+	    .zone = c->asname_zone,
+	    .cache_file = c->asname_cache_file,
+	    .csv_file = c->asname_csv_file,
+	    .ttl_s = c->asname_ttl,
+	    .timeout_ms = c->asname_timeout_ms,
+	};
+	return want;
+}
+
+void plugin_set_asnames(struct plugin_set *ps, struct asname *an)
+{
+	for (unsigned i = 0; i < ps->n; i++)
+		ps->p[i].an = an;
 }
 
 static const char *format_name(int f)

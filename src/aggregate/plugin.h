@@ -3,12 +3,15 @@
 #ifndef WEIR_PLUGIN_H
 #define WEIR_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "weir/flow.h"
 
+struct asname;
+struct asname_conf;
 struct conf;
 struct plugin_set;
 
@@ -18,6 +21,19 @@ struct plugin_set;
  * that the process may still fork). Returns NULL with err set on any configuration error.
  */
 struct plugin_set *plugin_open(const struct conf *c, unsigned n_workers, char *err, size_t errlen);
+
+/*
+ * True when a plugin's key has as_src_name/as_dst_name, so that a resolver is worth opening;
+ * ac is set either way to the resolver's configuration from c (asname_* keys; it points into c).
+ */
+bool plugin_asnames_wanted(const struct plugin_set *ps, const struct conf *c,
+                           struct asname_conf *ac);
+
+/*
+ * The AS-name resolver the writers ask at output time; set before plugin_start(). It stays the
+ * caller's (open before, close after plugin_stop()). NULL: every name prints as "".
+ */
+void plugin_set_asnames(struct plugin_set *ps, struct asname *an);
 
 /* Starts one writer thread per plugin. 0 ok, -1 with err set. */
 int plugin_start(struct plugin_set *ps, char *err, size_t errlen);

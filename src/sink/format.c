@@ -32,6 +32,7 @@ enum col_type {
 	T_STAMP_INS, /* fmt_opts.stamp_inserted_ms */
 	T_STAMP_UPD, /* fmt_opts.stamp_updated_ms */
 	T_EMPTY,     /* BGP text primitives until bgp/ lands: "" */
+	T_ASNAME,    /* const char * (AS name from the resolver): JSON-escaped */
 };
 
 #define COL_COUNTER 1u /* packets/bytes: printed for every flow record */
@@ -66,6 +67,8 @@ static const struct column columns[] = {
     COL("vlan_out", "OUT_VLAN", FF_OUT_VLAN, T_U16, out_vlan),
     COL("as_src", "SRC_AS", FF_SRC_AS, T_U32, src_as),
     COL("as_dst", "DST_AS", FF_DST_AS, T_U32, dst_as),
+    COL("as_src_name", "AS_SRC_NAME", FMT_F_AS_SRC_NAME, T_ASNAME, as_src_name),
+    COL("as_dst_name", "AS_DST_NAME", FMT_F_AS_DST_NAME, T_ASNAME, as_dst_name),
     COL("comms", "STD_COMM", FMT_F_STD_COMM, T_EMPTY, tag),
     COL("ecomms", "EXT_COMM", FMT_F_EXT_COMM, T_EMPTY, tag),
     COL("lcomms", "LRG_COMM", FMT_F_LRG_COMM, T_EMPTY, tag),
@@ -351,6 +354,11 @@ static size_t col_value(const struct column *c, const struct flow *f, const stru
 		return net_str(c, f, v, vlen);
 	case T_LABEL:
 		return (size_t)snprintf(v, vlen, "%s", f->label ? f->label : "");
+	case T_ASNAME: {
+		const char *name;
+		memcpy(&name, p, sizeof(name));
+		return (size_t)snprintf(v, vlen, "%s", name ? name : "");
+	}
 	case T_STAMP_INS:
 	case T_STAMP_UPD: {
 		struct fmt_opts so = *o;
@@ -417,6 +425,8 @@ static bool col_has(const struct column *c, const struct flow *f)
 	case FMT_F_LRG_COMM:
 	case FMT_F_LOCAL_PREF:
 	case FMT_F_MED:
+	case FMT_F_AS_SRC_NAME:
+	case FMT_F_AS_DST_NAME:
 		return true; /* aggregation primitives: only printed when selected */
 	default:
 		return FLOW_HAS(f, c->sel);
@@ -513,10 +523,14 @@ size_t fmt_json(char *buf, size_t len, const struct flow *f, const struct fmt_op
 			continue;
 		}
 		size_t n = col_value(c, src, o, v, sizeof(v), &quoted);
+		n = n < sizeof(v) ? n : sizeof(v) - 1;
 		out_str(&out, ", \"");
 		out_str(&out, c->json);
 		out_str(&out, quoted ? "\": \"" : "\": ");
-		out_mem(&out, v, n < sizeof(v) ? n : sizeof(v) - 1);
+		if (c->type == T_ASNAME) /* resolver text: may hold quotes */
+			out_json_text(&out, v, n);
+		else
+			out_mem(&out, v, n);
 		if (quoted)
 			out_mem(&out, "\"", 1);
 	}
@@ -553,6 +567,9 @@ size_t fmt_csv(char *buf, size_t len, const struct flow *f, const struct fmt_opt
 			continue;
 		const struct flow *src = col_has(c, f) ? f : &zero_flow;
 		size_t n = col_value(c, src, o, v, sizeof(v), &quoted);
+		if (c->type == T_ASNAME) /* "AS1 Example, Inc. (US)" must stay one column */
+			for (char *q = v; (q = strchr(q, sep)) != NULL;)
+				*q = ' ';
 		if (!first)
 			out_mem(&out, &sep, 1);
 		out_mem(&out, v, n < sizeof(v) ? n : sizeof(v) - 1);
@@ -588,6 +605,7 @@ static size_t col_width(const struct column *c)
 		w = 10;
 		break;
 	case T_LABEL:
+	case T_ASNAME:
 	case T_MPLS_STACK:
 	case T_EMPTY:
 		w = 24;

@@ -52,6 +52,8 @@ enum fmt_field {
 	FMT_F_LRG_COMM,
 	FMT_F_LOCAL_PREF,
 	FMT_F_MED,
+	FMT_F_AS_SRC_NAME, /* as_src_name: flow.as_src_name, "" when unknown */
+	FMT_F_AS_DST_NAME, /* as_dst_name */
 	FMT_F_COUNT
 };
 #define FMT_BIT(b) (UINT64_C(1) << (b))

@@ -5,7 +5,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
 FUZZ_CC  ?= clang
-PKGS     := libpcap
+PKGS     := libpcap libmicrohttpd libcurl zlib jansson sqlite3 libmariadb libpq
 BUILD    := build
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

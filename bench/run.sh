@@ -46,3 +46,41 @@ echo "== relay: datagrams/s to 1 pool of 4 receivers (hash-agent): weir relay, n
 make --no-print-directory BUILD="$BUILD" "$BUILD/bench/relay_bench" >/dev/null
 /usr/bin/python3 bench/relay_bench.py --weir "$BUILD/weir" --tool "$BUILD/bench/relay_bench" \
 	--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-2}"
+
+# --- sFlow and packet capture (issue 2) ---
+traffic=../shared/corpus/source/traffic_public.pcap
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench/sflow_bench" >/dev/null
+echo
+echo "== sFlow offline decode and pcap metering: one core, from memory, median of 7"
+if [ -f "$traffic" ]; then
+	"$BUILD/bench/sflow_bench" "$traffic"
+else
+	"$BUILD/bench/sflow_bench"
+	echo "pcap metering: $traffic not found, left out"
+fi
+echo
+echo "== sFlow live: weir gen -P sflow (11 samples/datagram) -> weir collect and sfacctd, medians"
+sargs=(--weir "$BUILD/weir" --rates "${BENCH_SFLOW_RATES:-250k,500k,1M,2M,max}"
+	--reps "${BENCH_REPS:-3}" --secs "${BENCH_SECS:-2}")
+if [ -f "$traffic" ]; then
+	/usr/bin/python3 bench/sflow_live.py "${sargs[@]}" --pcap "$traffic"
+	echo "(pcap metering: the corpus traffic pcap x 100, flat out, weir collect beside pmacctd)"
+else
+	/usr/bin/python3 bench/sflow_live.py "${sargs[@]}" --pcap /dev/null --part live
+fi
+
+echo
+echo "== aggregation: 5-tuple flows into one worker table, 1 k .. 10 M keys, one core"
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench/agg_bench" >/dev/null
+"$BUILD/bench/agg_bench"
+echo
+echo "== aggregation live: weir gen -> weir collect (5-tuple, 1 and 2 workers) and nfacctd (5-tuple)"
+/usr/bin/python3 bench/agg_live.py --weir "$BUILD/weir" --rates "${BENCH_AGG_RATES:-250k,500k,1M,2M,4M,max}" \
+	--reps "${BENCH_REPS:-2}" --secs "${BENCH_SECS:-2}"
+
+# --- SQL storage (issue 4) ---
+echo
+echo "== SQL: rows/s of a 100 k-key bin per backend (sqlite3, MariaDB, PostgreSQL), weir beside nfacctd's SQL plugins"
+make --no-print-directory BUILD="$BUILD" "$BUILD/bench/sql_bench" >/dev/null
+/usr/bin/python3 bench/sql_live.py --weir "$BUILD/weir" --tool "$BUILD/bench/sql_bench" \
+	--backends "${BENCH_SQL_BACKENDS:-sqlite3,mysql,pgsql}"

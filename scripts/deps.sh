@@ -3,9 +3,10 @@
 # build: what `make` and `make run` need; test: also the test tools and real peers.
 set -euo pipefail
 
-build_pkgs=(gcc make pkg-config libc6-dev libpcap-dev)
+build_pkgs=(gcc make pkg-config libc6-dev libpcap-dev libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev
+	libjansson-dev libsqlite3-dev libmariadb-dev libpq-dev)
 test_pkgs=(clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest clang-format
-	softflowd pmacct nfdump tshark iproute2)
+	softflowd pmacct nfdump tshark iproute2 influxdb influxdb-client prometheus mariadb-server postgresql sqlite3)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -18,6 +18,8 @@ static const struct {
     {"gen", cmd_gen, "send generated NetFlow v5/v9/IPFIX to a collector"},
     {"config", cmd_config, "check a config file, or print the key reference"},
     {"relay", cmd_relay, "replicate and balance export datagrams over collectors"},
+    {"ship", cmd_ship, "print-plugin JSON files into InfluxDB, with AS names"},
+    {"top", cmd_top, "top talkers and totals from the SQLite store (weir.db)"},
 };
 
 static void usage(FILE *out)

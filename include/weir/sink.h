@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "weir/flow.h"
 
@@ -38,6 +39,8 @@ struct sink_ops {
 	void (*close)(struct sink *s);
 	/* Applies a changed configuration without dropping buffered rows; NULL = reopen. */
 	int (*reconfigure)(struct sink *s, const struct plugin_conf *pc);
+	/* Optional: one line of the sink's own counters (backlog, retries ...), any thread. */
+	void (*stats)(struct sink *s, FILE *out);
 };
 
 /* The sink table, NULL terminated (src/sink/sink.c). */

@@ -11,6 +11,8 @@ int cmd_decode(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_relay(int argc, char **argv);
+int cmd_ship(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 struct conf;
 struct plugin_conf;

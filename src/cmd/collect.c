@@ -12,11 +12,17 @@
 #include "aggregate/plugin.h"
 #include "cmd/cmd.h"
 #include "conf/conf.h"
+#include "enrich/asname.h"
+#include "ingest/capture.h"
 #include "ingest/ingest.h"
 #include "lib/log.h"
 #include "lib/prefix.h"
+#include "relay/relay.h"
+#include "http/http.h"
+#include "http/selfstats.h"
 
 #define MAX_OVERRIDES 256
+#define MAX_TEE       CONF_MAX_PLUGINS
 
 struct collect_opts {
 	const char *file;
@@ -24,25 +30,29 @@ struct collect_opts {
 	size_t n_ov;
 	bool foreground;
 	bool debug;
+	char db_ov[PATH_MAX + 8]; /* --db PATH as the override sql_db=PATH */
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: weir collect [-f FILE] [-o key=value]... [-F] [-d] [--help]\n"
-	        "\n"
-	        "Receives NetFlow v5/v9 and IPFIX over UDP, decodes it and hands the records to\n"
-	        "the configured plugins (print: JSON or CSV lines to stdout or to files).\n"
-	        "\n"
-	        "  -f FILE         pmacct-syntax configuration (default: the embedded one)\n"
-	        "  -o key=value    override a key, also key[plugin]=value; may repeat\n"
-	        "  -F              stay in the foreground (overrides daemonize: true)\n"
-	        "  -d              debug logging\n"
-	        "  -h, --help      this text\n"
-	        "\n"
-	        "Signals: SIGTERM/SIGINT flush every plugin and exit 0; SIGUSR1 logs the per\n"
-	        "exporter counters, kernel drops and plugin counters.\n"
-	        "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
+	fprintf(
+	    out,
+	    "usage: weir collect [-f FILE] [-o key=value]... [-F] [-d] [--db PATH] [--help]\n"
+	    "\n"
+	    "Receives NetFlow v5/v9, IPFIX and sFlow v5 over UDP (and meters packets from\n"
+	    "pcap_interface or pcap_savefile into flows), decodes it and hands the records to\n"
+	    "the configured plugins (print: JSON or CSV lines to stdout or to files).\n"
+	    "\n"
+	    "  -f FILE         pmacct-syntax configuration (default: the embedded one)\n"
+	    "  -o key=value    override a key, also key[plugin]=value; may repeat\n"
+	    "  -F              stay in the foreground (overrides daemonize: true)\n"
+	    "  --db PATH       the SQLite file of the sqlite3 plugins (sql_db; default weir.db)\n"
+	    "  -d              debug logging\n"
+	    "  -h, --help      this text\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT flush every plugin and exit 0; SIGUSR1 logs the per\n"
+	    "exporter counters, kernel drops and plugin counters.\n"
+	    "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
 /* 0 to run, 1 when --help was printed, 2 on a usage error. */
@@ -50,6 +60,7 @@ static int parse_args(int argc, char **argv, struct collect_opts *o)
 {
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
+	    {"db", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -71,6 +82,15 @@ static int parse_args(int argc, char **argv, struct collect_opts *o)
 			break;
 		case 'F':
 			o->foreground = true;
+			break;
+		case 'D':
+			if (o->n_ov == MAX_OVERRIDES) {
+				fprintf(stderr, "weir collect: too many -o (max %d)\n",
+				        MAX_OVERRIDES);
+				return 2;
+			}
+			snprintf(o->db_ov, sizeof(o->db_ov), "sql_db=%s", optarg);
+			o->ov[o->n_ov++] = o->db_ov;
 			break;
 		case 'd':
 			o->debug = true;
@@ -230,13 +250,112 @@ static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, s
 	}
 }
 
-/* Everything after the configuration is known; returns the exit code. */
-static int run(struct conf *c, FILE *logf, const struct allow_list *allow)
+/*
+ * The tee plugins relay raw datagrams through an ingest tap, so they move out of c->plugins
+ * into tee (the record plugins never see them). Returns how many moved.
+ */
+static size_t split_tee(struct conf *c, struct plugin_conf *tee)
 {
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		if (relay_plugin_type(c->plugins[i].type))
+			tee[n++] = c->plugins[i];
+		else if (k++ != i)
+			c->plugins[k - 1] = c->plugins[i];
+	}
+	c->n_plugins = k;
+	return n;
+}
+
+/* The tee plugins' relay, fed by the ingest workers. NULL with err set on failure. */
+static struct relay *open_tee(struct ingest *ing, const struct plugin_conf *const *tee,
+                              size_t n_tee, unsigned n, int *code, char *err, size_t errlen)
+{
+	struct ingest_tap tap;
+	struct relay *rl = relay_open(tee, n_tee, n, code, err, errlen);
+	if (!rl)
+		return NULL;
+	relay_ingest_tap(rl, &tap);
+	ingest_set_tap(ing, &tap);
+	return rl;
+}
+
+/* The counters /metrics and /api/v1/status show: the same text SIGUSR1 logs, parsed. */
+struct http_src {
+	struct ingest *ing;
+	struct plugin_set *ps;
+};
+
+static char *counters_text(struct http_src *hs)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	ingest_stats_print(hs->ing, f);
+	plugin_stats_print(hs->ps, f);
+	fclose(f);
+	return text;
+}
+
+static void http_metrics(void *arg, struct prom *p)
+{
+	char *text = counters_text(arg);
+	selfstats_metrics(p, text);
+	free(text);
+	ingest_metrics(((struct http_src *)arg)->ing, p);
+}
+
+static void http_status(void *arg, struct json_t *root)
+{
+	char *text = counters_text(arg);
+	selfstats_status(root, text);
+	free(text);
+}
+
+/* A listener that cannot start is logged, not fatal: the data path matters more. */
+static void http_serve(const struct conf *c, struct http_src *hs)
+{
+	char err[256];
+
+	if (http_add(c->http, "collect", http_metrics, http_status, hs) < 0)
+		return;
+	if (http_start(c->http, err, sizeof(err)) < 0)
+		WLOG(LL_ERR, "weir collect: %s %s", err, c->http_listen);
+	else if (*http_address(c->http))
+		WLOG(LL_NOTICE, "weir collect: http: /metrics /healthz /api/v1/status on %s",
+		     http_address(c->http));
+}
+
+/* The AS-name resolver when a plugin prints names: collect owns it, the writers borrow it. */
+static int open_asnames(const struct conf *c, struct plugin_set *ps, struct asname **an, char *err,
+                        size_t errlen)
+{
+	struct asname_conf ac;
+
+	if (!plugin_asnames_wanted(ps, c, &ac))
+		return 0;
+	if (!(*an = asname_open(&ac, err, errlen)))
+		return -1;
+	plugin_set_asnames(ps, *an);
+	return 0;
+}
+
+/* Everything after the configuration is known; returns the exit code. */
+static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
+               const struct plugin_conf *const *tee, size_t n_tee)
+{
+	struct relay *rl = NULL;
+	struct capture *cap = NULL;
 	char err[512];
 	unsigned n = ingest_worker_count(c);
+	unsigned n_cap = capture_wanted(c) ? 1 : 0; /* the capture thread is plugin worker n */
 	struct plugin_set *ps;
 	struct ingest *ing;
+	struct asname *an = NULL;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -248,7 +367,7 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ps = plugin_open(c, n, err, sizeof(err));
+	ps = plugin_open(c, n + n_cap, err, sizeof(err));
 	if (!ps) {
 		fprintf(stderr, "weir collect: %s\n", err);
 		return 2;
@@ -259,31 +378,72 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow)
 		plugin_free(ps);
 		return 1;
 	}
-	if (c->daemonize && daemon(1, 0) < 0) {
-		fprintf(stderr, "weir collect: daemon: %s\n", strerror(errno));
+	if (n_cap && !(cap = capture_open(c, ps, n, err, sizeof(err)))) {
+		fprintf(stderr, "weir collect: %s\n", err);
 		ingest_free(ing);
 		plugin_free(ps);
+		return 1;
+	}
+	int code = 0;
+	if (n_tee && !(rl = open_tee(ing, tee, n_tee, n, &code, err, sizeof(err)))) {
+		fprintf(stderr, "weir collect: %s\n", err);
+		capture_free(cap);
+		ingest_free(ing);
+		plugin_free(ps);
+		return code;
+	}
+	if (c->daemonize && daemon(1, 0) < 0) {
+		fprintf(stderr, "weir collect: daemon: %s\n", strerror(errno));
+		capture_free(cap);
+		ingest_free(ing);
+		plugin_free(ps);
+		relay_free(rl);
 		return 1;
 	}
 	if (c->pidfile[0] && write_pidfile(c->pidfile) < 0)
 		WLOG(LL_ERR, "pidfile %s: %s", c->pidfile, strerror(errno));
-	if (plugin_start(ps, err, sizeof(err)) < 0 || ingest_start(ing, err, sizeof(err)) < 0) {
+	/* After daemon(): the resolver runs a thread. */
+	if (open_asnames(c, ps, &an, err, sizeof(err)) < 0 ||
+	    plugin_start(ps, err, sizeof(err)) < 0 ||
+	    (rl && relay_start(rl, err, sizeof(err)) < 0) ||
+	    ingest_start(ing, err, sizeof(err)) < 0 ||
+	    (cap && capture_start(cap, err, sizeof(err)) < 0)) {
 		WLOG(LL_ERR, "weir collect: %s", err);
+		capture_free(cap);
 		ingest_stop(ing);
 		plugin_stop(ps);
 		ingest_free(ing);
 		plugin_free(ps);
+		relay_free(rl);
+		if (an)
+			asname_close(an);
 		return 1;
 	}
 	announce(c, ing, ps, n);
+	if (rl)
+		relay_log_describe(rl);
+	if (cap)
+		capture_log(cap, false);
 
+	struct http_src hs = {ing, ps};
+	http_serve(c, &hs);
 	signal_loop(&set, c, logf, ing, ps);
+	http_remove(c->http, &hs); /* before ing and ps go */
 
+	capture_stop(cap); /* its last flows reach the plugins before they stop */
 	ingest_stop(ing);
 	plugin_stop(ps);
+	if (rl)
+		relay_stop(rl);
 	log_stats(ing, ps, "exit");
+	if (cap)
+		capture_log(cap, true);
+	capture_free(cap);
 	ingest_free(ing);
 	plugin_free(ps);
+	relay_free(rl);
+	if (an)
+		asname_close(an); /* after the writers: saves the names they asked for */
 	if (c->pidfile[0])
 		unlink(c->pidfile);
 	WLOG(LL_NOTICE, "weir collect: stopped");
@@ -295,7 +455,7 @@ int cmd_collect(int argc, char **argv)
 	struct collect_opts o;
 	struct allow_list *allow = NULL;
 	char err[1024];
-	FILE *logf;
+	FILE *logf = NULL;
 	int rc = parse_args(argc, argv, &o);
 
 	if (rc)
@@ -319,11 +479,24 @@ int cmd_collect(int argc, char **argv)
 		free(c);
 		return 2;
 	}
-	if (setup_logging(c, &logf) < 0) {
+	struct plugin_conf *tee = calloc(CONF_MAX_PLUGINS, sizeof(*tee));
+	size_t n_tee = tee ? split_tee(c, tee) : 0;
+	const struct plugin_conf *pcs[MAX_TEE];
+	for (size_t i = 0; i < n_tee; i++)
+		pcs[i] = &tee[i];
+	if (!tee || setup_logging(c, &logf) < 0) {
 		rc = 1;
+	} else if (n_tee && !c->n_plugins) {
+		/* Only tee plugins: nothing to decode, the relay alone runs. */
+		rc = relay_daemon(c, logf, pcs, n_tee);
+	} else if (!(c->http = http_new(c, err, sizeof(err)))) {
+		fprintf(stderr, "weir collect: %s\n", err);
+		rc = 2;
 	} else {
-		rc = run(c, logf, allow);
+		rc = run(c, logf, allow, pcs, n_tee);
+		http_free(c->http); /* after run(): every sink has left it */
 	}
+	free(tee);
 	if (allow)
 		allow_list_free(allow);
 	if (logf) {

@@ -837,7 +837,10 @@ static int add_listener(struct loader *L, const char *ip, const char *port)
 	return 0;
 }
 
-/* conf->listen[] = nfacctd_ip x nfacctd_port, in the order written, duplicates merged. */
+/*
+ * conf->listen[] = nfacctd_ip x nfacctd_port, then sfacctd_ip x sfacctd_port, in the order
+ * written, duplicates merged.
+ */
 static int resolve_listen(struct loader *L)
 {
 	struct conf *c = L->c;
@@ -851,6 +854,14 @@ static int resolve_listen(struct loader *L)
 		return listen_fail(L, "nfacctd_port", "no port to listen on");
 	while (conf_list_next(&pi, ip, sizeof(ip))) {
 		const char *pp = c->nfacctd_port;
+		while (conf_list_next(&pp, port, sizeof(port)))
+			if (add_listener(L, ip, port) < 0)
+				return -1;
+	}
+	/* sfacctd_ip x sfacctd_port (sFlow, 6343 by default); duplicates merge as above */
+	pi = *c->sfacctd_ip ? c->sfacctd_ip : c->nfacctd_ip;
+	while (*c->sfacctd_port && conf_list_next(&pi, ip, sizeof(ip))) {
+		const char *pp = c->sfacctd_port;
 		while (conf_list_next(&pp, port, sizeof(port)))
 			if (add_listener(L, ip, port) < 0)
 				return -1;

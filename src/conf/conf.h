@@ -24,6 +24,7 @@ struct listen_addr {
 };
 
 struct conf;
+struct http_server;
 
 /* Keys that take a [plugin] label, or apply to every plugin when given without one. */
 struct plugin_conf {
@@ -40,7 +41,53 @@ struct plugin_conf {
 	bool print_markers;
 	bool print_output_file_append;
 	bool print_write_empty_file;
-	const struct conf *conf; /* the global part, for timestamps_* and the like */
+	uint32_t history;         /* print_history / sql_history: time bin, seconds; 0 = none */
+	char history_roundoff[8]; /* *_history_roundoff: subset of "mhdwM" */
+	uint32_t history_offset;  /* *_history_offset: seconds the bins are shifted by */
+	char pre_tag_filter[CONF_LIST]; /* tags (and a-b ranges) a flow must carry; empty = all */
+	/* tee plugin and `weir relay` (src/relay/) */
+	char tee_receivers[PATH_MAX]; /* pools of receivers, pmacct's tee_receivers format */
+	bool tee_transparent;         /* keep the exporter's source address (raw sockets) */
+	char tee_source_ip[64];       /* numeric source address of replicated datagrams */
+	uint32_t tee_pipe_size;       /* SO_SNDBUF of each sending socket; 0 = kernel default */
+	uint32_t tee_max_pools;       /* tee_max_receiver_pools */
+	uint32_t tee_max_receivers;   /* receivers per pool */
+	uint32_t tee_ipprec;          /* IP precedence (0..7) of replicated datagrams */
+	uint32_t tee_probe_ms;        /* weir_tee_probe_interval: receiver state checks */
+	/* time-series sinks (src/sink/prometheus.c, src/sink/influxdb.c) */
+	uint32_t prom_max_series;       /* prometheus_max_series: series beyond fold into other */
+	uint32_t prom_stale_s;          /* prometheus_stale_time: unseen series age out */
+	char influx_url[CONF_STR];      /* influxdb_url: http://host:port */
+	char influx_database[CONF_STR]; /* influxdb_database: 1.x /write?db= */
+	char influx_org[CONF_STR];      /* influxdb_org: 2.x /api/v2/write?org= */
+	char influx_bucket[CONF_STR];   /* influxdb_bucket */
+	char influx_token[CONF_STR];    /* influxdb_token: Authorization: Token ... */
+	char influx_user[CONF_STR];     /* influxdb_user / influxdb_password: 1.x basic auth */
+	char influx_password[CONF_STR];
+	char influx_measurement[CONF_STR]; /* influxdb_measurement */
+	char influx_tags[CONF_LIST];       /* influxdb_tags: key primitives as tags; empty = all */
+	char influx_fields[CONF_LIST];     /* influxdb_fields: subset of bytes, packets, flows */
+	uint32_t influx_batch;             /* influxdb_batch_lines */
+	bool influx_gzip;                  /* influxdb_gzip */
+	uint32_t influx_timeout_ms;        /* influxdb_timeout */
+	uint32_t influx_retries;           /* influxdb_retries: attempts per flush on 5xx/network */
+	/* SQL plugins: sqlite3, mysql, pgsql (src/sink/sql_common.c) */
+	char sql_db[PATH_MAX];    /* sqlite3: the file; mysql/pgsql: the database */
+	char sql_table[CONF_STR]; /* strftime pattern; empty = acct (v1) or acct_vN */
+	char sql_host[CONF_STR];  /* host name, address, or a unix socket path */
+	uint32_t sql_port;        /* 0 = the backend's default */
+	char sql_user[CONF_STR];
+	char sql_passwd[CONF_STR];
+	uint32_t sql_table_version;      /* pmacct's column sets, 1..9 */
+	bool sql_optimize_clauses;       /* only the columns of the configured primitives */
+	bool sql_dont_try_update;        /* plain INSERT, no upsert */
+	bool sql_num_protos;             /* ip_proto as a number rather than a name */
+	uint32_t sql_multi_values;       /* bytes of one multi-row INSERT; 0 = per backend */
+	char sql_table_schema[PATH_MAX]; /* CREATE TABLE text run when the table is missing */
+	char sql_backlog_file[PATH_MAX]; /* spool file; empty = weir-TYPE-NAME.spool */
+	uint32_t sql_backlog_memory;     /* bytes of refused batches held in memory */
+	uint32_t sql_backlog_size;       /* bytes the spool file may grow to */
+	const struct conf *conf;         /* the global part, for timestamps_* and the like */
 };
 
 /* Everything else. main() owns the one instance; modules get what they need from it. */
@@ -63,6 +110,13 @@ struct conf {
 	char templates_file[PATH_MAX];
 	char allow_file[PATH_MAX];
 	bool renormalize; /* nfacctd_renormalize */
+	bool pro_rating;  /* nfacctd_pro_rating */
+
+	/* enrichment maps (src/enrich/) */
+	char networks_file[PATH_MAX];
+	char sampling_map[PATH_MAX];
+	char pre_tag_map[PATH_MAX];
+	bool pre_tag_label_encode_as_map;
 	uint32_t max_exporters;
 	uint32_t max_templates;
 	uint32_t max_template_fields;
@@ -70,10 +124,43 @@ struct conf {
 	uint32_t hold_ms;
 	uint32_t log_rate; /* malformed-input log lines per second */
 
+	/* sFlow (sfacctd_*): listeners beside nfacctd's, and counter samples */
+	char sfacctd_ip[CONF_LIST];   /* comma list; empty = nfacctd_ip */
+	char sfacctd_port[CONF_LIST]; /* comma list; default "6343" */
+	bool sfacctd_renormalize;
+	char sfacctd_counter_file[PATH_MAX]; /* JSON lines of counter samples; empty = none */
+
+	/* libpcap capture metered into flows (pmacctd) */
+	char pcap_interface[CONF_STR];
+	char pcap_savefile[PATH_MAX];
+	char pcap_filter[CONF_LIST];
+	bool pcap_savefile_wait; /* stay up once the savefile is read */
+	bool promisc;
+	uint32_t snaplen;
+	uint32_t savefile_speed;    /* 0 = flat out, N = N x recorded speed */
+	uint32_t meter_entries;     /* flow cache bound */
+	uint32_t meter_active_ms;   /* active timeout */
+	uint32_t meter_inactive_ms; /* inactive timeout */
+
 	/* output formatting */
 	bool timestamps_secs;
 	bool timestamps_since_epoch;
 	bool timestamps_utc;
+
+	/* HTTP endpoint (src/http/) */
+	char http_listen[CONF_STR];          /* "127.0.0.1:9470"; empty = no listener */
+	char http_auth_token[CONF_STR];      /* bearer token; empty = none */
+	char http_auth_basic_file[PATH_MAX]; /* user:password lines; empty = none */
+	struct http_server *http; /* runtime, set by weir collect: /metrics sources; NULL = none */
+
+	/* AS names of the as_src_name/as_dst_name primitives (src/enrich/asname.c) */
+	int asname_source;                /* enum asname_proto: dns, whois, off */
+	char asname_server[CONF_STR];     /* host[:port]; empty = resolv.conf / whois.cymru.com */
+	char asname_zone[CONF_STR];       /* DNS zone; empty = asn.cymru.com */
+	char asname_cache_file[PATH_MAX]; /* names kept across restarts; empty = none */
+	char asname_csv_file[PATH_MAX];   /* offline "asn,name" lines; empty = none */
+	uint32_t asname_ttl;              /* seconds a name is cached */
+	uint32_t asname_timeout_ms;       /* per query */
 
 	size_t n_listen;
 	struct listen_addr listen[CONF_MAX_LISTEN]; /* resolved by conf_load() */

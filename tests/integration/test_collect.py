@@ -291,9 +291,9 @@ def test_config_error_exits_2_with_file_line(weir_bin, tmp_path):
 
 
 def test_unknown_sink_and_usage(weir_bin, tmp_path):
-    r = run([weir_bin, 'collect', '-F', '-o', 'plugins=sqlite3[db]'], timeout=60)
+    r = run([weir_bin, 'collect', '-F', '-o', 'plugins=mongodb[db]'], timeout=60)
     assert r.returncode == 2
-    assert "no sink of type 'sqlite3'" in r.stderr
+    assert "no sink of type 'mongodb'" in r.stderr
     r = run([weir_bin, 'collect', '--help'], timeout=60)
     assert r.returncode == 0 and 'usage: weir collect' in r.stdout
     r = run([weir_bin, 'collect', '-x'], timeout=60)
@@ -303,7 +303,8 @@ def test_unknown_sink_and_usage(weir_bin, tmp_path):
 def test_bind_failure_exits_1(weir_bin, tmp_path):
     # 192.0.2.1 (TEST-NET-1) is not an address of this host.
     r = run([weir_bin, 'collect', '-F', '-o', 'nfacctd_ip=192.0.2.1', '-o', 'nfacctd_port=2055',
-             '-o', f'print_output_file={tmp_path}/x.json'], timeout=60)
+             '-o', 'plugins=print[default]', '-o', f'print_output_file={tmp_path}/x.json'],
+            timeout=60)
     assert r.returncode == 1
     assert 'udp 192.0.2.1:2055: bind' in r.stderr
 
@@ -314,7 +315,8 @@ def test_daemonize_and_pidfile(weir_bin, tmp_path):
     port = free_udp_port()
     r = run([weir_bin, 'collect', '-o', 'daemonize=true', '-o', f'pidfile={pidfile}',
              '-o', f'logfile={log}', '-o', 'nfacctd_ip=127.0.0.1', '-o', f'nfacctd_port={port}',
-             '-o', f'print_output_file={tmp_path}/out/f.json'], timeout=60)
+             '-o', 'plugins=print[default]', '-o', f'print_output_file={tmp_path}/out/f.json'],
+            timeout=60)
     assert r.returncode == 0
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline and not (pidfile.exists() and pidfile.read_text()):

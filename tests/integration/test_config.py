@@ -21,8 +21,8 @@ def test_embedded_default(weir_bin):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:3] == ['embedded default: ok', 'listen [::]:2055',
                                          'listen [::]:4739']
-    assert 'plugin print[default]:' in r.stdout
-    assert 'weir-data/flows-%Y%m%d-%H%M.json' in r.stdout
+    assert 'plugin sqlite3[default]:' in r.stdout
+    assert 'peer_src_ip' in r.stdout
 
 
 @pytest.mark.parametrize('path', shared_configs() or ['(none)'], ids=lambda p: os.path.relpath(p, SHARED))

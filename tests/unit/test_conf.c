@@ -77,17 +77,19 @@ static void embedded_default(void **state)
 	conf_defaults(c);
 	assert_int_equal(c->n_plugins, 1);
 	assert_string_equal(c->plugins[0].name, "default");
-	assert_string_equal(c->plugins[0].type, "print");
-	assert_int_equal(c->plugins[0].print_output, PRINT_JSON);
-	assert_string_equal(c->plugins[0].print_output_file, "weir-data/flows-%Y%m%d-%H%M.json");
-	assert_string_equal(c->plugins[0].print_latest_file, "weir-data/latest.json");
+	assert_string_equal(c->plugins[0].type, "sqlite3");
+	assert_string_equal(c->plugins[0].sql_db, "weir.db");
+	assert_string_equal(c->plugins[0].sql_table, "flows");
+	assert_true(c->plugins[0].sql_optimize_clauses);
+	assert_int_equal(c->plugins[0].history, 60);
 	assert_int_equal(c->plugins[0].print_refresh_time, 60);
 	assert_int_equal(c->plugins[0].print_cache_entries, 65535);
 	assert_string_equal(c->plugins[0].print_output_separator, ",");
 	assert_ptr_equal(c->plugins[0].conf, c);
-	assert_int_equal(c->n_listen, 2);
+	assert_int_equal(c->n_listen, 3); /* nfacctd_port 2055, 4739 and sfacctd_port 6343 */
 	assert_string_equal(c->listen[0].text, "[::]:2055");
 	assert_string_equal(c->listen[1].text, "[::]:4739");
+	assert_string_equal(c->listen[2].text, "[::]:6343");
 	assert_int_equal(c->listen[0].ss.ss_family, AF_INET6);
 	assert_int_equal(c->listen[0].len, sizeof(struct sockaddr_in6));
 	assert_true(IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&c->listen[0].ss)->sin6_addr));
@@ -113,7 +115,7 @@ static void load_without_file_is_default(void **state)
 	assert_int_equal(conf_load(c, NULL, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(c->n_plugins, 1);
 	assert_string_equal(c->plugins[0].name, "default");
-	assert_int_equal(c->n_listen, 2);
+	assert_int_equal(c->n_listen, 3);
 }
 
 static void table_rows_are_consistent(void **state)
@@ -453,9 +455,9 @@ static void label_errors(void **state)
 	load_err(c, "plugins: print[a]\nprint_refresh_time[a]: 0\n",
 	         "weir.conf:2: print_refresh_time[a]: '0' is out of range (1s..1d)");
 	/* The embedded plugin stays when the file declares none. */
-	load_ok(c, "print_output[default]: csv\n");
-	assert_int_equal(c->plugins[0].print_output, PRINT_CSV);
-	assert_string_equal(c->plugins[0].print_output_file, "weir-data/flows-%Y%m%d-%H%M.json");
+	load_ok(c, "sql_table[default]: acct\n");
+	assert_string_equal(c->plugins[0].sql_table, "acct");
+	assert_string_equal(c->plugins[0].sql_db, "weir.db");
 }
 
 /* --- unknown and ignored keys --- */
@@ -499,7 +501,7 @@ static void ignored_keys_log_a_notice(void **state)
 	load_ok(c, "plugin_pipe_size: 1024000\n"
 	           "plugins: kafka[k]\n"
 	           "kafka_topic[k]: flows\n"
-	           "pcap_savefile: x.pcap\n"
+	           "pcap_ifindex: sys\n"
 	           "bgp_daemon: true\n"
 	           "nfprobe_receiver: 1.2.3.4:2100\n");
 	char *text = read_all(log);
@@ -509,7 +511,7 @@ static void ignored_keys_log_a_notice(void **state)
 	                             "meaning in weir; ignored"));
 	assert_non_null(
 	    strstr(text, "weir.conf:3: key 'kafka_topic' is not implemented yet; ignored"));
-	assert_non_null(strstr(text, "weir.conf:4: key 'pcap_savefile' is not implemented yet"));
+	assert_non_null(strstr(text, "weir.conf:4: key 'pcap_ifindex' is not implemented yet"));
 	assert_non_null(strstr(text, "weir.conf:5: key 'bgp_daemon' is not implemented yet"));
 	assert_non_null(strstr(text, "weir.conf:6: key 'nfprobe_receiver' is a pmacct key"));
 	/* A [name] on an ignored key must still be a declared plugin. */

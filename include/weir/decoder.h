@@ -122,9 +122,14 @@ struct exporter_stats {
 	uint64_t bytes;
 	uint64_t records;
 	uint64_t option_records;
-	uint64_t seq_gaps;  /* export datagrams (v9) or records (v5, IPFIX) lost per sequence */
+	uint64_t seq_gaps;  /* datagrams (v9, sFlow) or records (v5, IPFIX) lost per sequence */
 	uint64_t templates; /* templates (re)defined */
 	uint64_t held;      /* data sets held waiting for a template */
+	/* sFlow only (seq_gaps counts its datagrams per agent and sub-agent): */
+	uint64_t sample_seq_gaps;      /* samples lost per source id sample sequence */
+	uint64_t sample_seq_untracked; /* samples of source ids beyond the per-agent bound */
+	uint64_t sflow_drops; /* samples the agent dropped for lack of resources (flow sample
+	                       * drops, delta of its running total per source id) */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

@@ -88,6 +88,7 @@ static void exp_free(struct decode_state *st, struct exporter *e)
 {
 	tmpl_store_free(&e->tmpl);
 	hold_free(st, e);
+	free(e->sflow);
 	free(e);
 }
 
@@ -388,12 +389,16 @@ static void stats_line(FILE *out, const struct exporter_stats *s)
 
 	for (int r = 0; r < DROP_REASON_COUNT; r++)
 		drops += s->drops[r];
-	fprintf(out, "%-39s %10u %3u %10llu %12llu %10llu %8llu %8llu %6llu %6llu %8llu\n",
+	fprintf(out,
+	        "%-39s %10u %3u %10llu %12llu %10llu %8llu %8llu %6llu %6llu %8llu %11llu %9llu "
+	        "%11llu\n",
 	        s->version ? wip_str(&s->addr, addr, sizeof(addr)) : "(none)", s->domain,
 	        s->version, (unsigned long long)s->packets, (unsigned long long)s->bytes,
 	        (unsigned long long)s->records, (unsigned long long)s->option_records,
 	        (unsigned long long)s->seq_gaps, (unsigned long long)s->templates,
-	        (unsigned long long)s->held, (unsigned long long)drops);
+	        (unsigned long long)s->held, (unsigned long long)drops,
+	        (unsigned long long)s->sample_seq_gaps, (unsigned long long)s->sample_seq_untracked,
+	        (unsigned long long)s->sflow_drops);
 	if (!drops)
 		return;
 	fprintf(out, "    drops:");
@@ -408,9 +413,10 @@ void decode_stats_print(const struct decode_state *st, FILE *out)
 {
 	struct stats_list l = {calloc(st->n_exporters + 1, sizeof(*l.v)), 0};
 
-	fprintf(out, "%-39s %10s %3s %10s %12s %10s %8s %8s %6s %6s %8s\n", "exporter", "domain",
-	        "ver", "packets", "bytes", "records", "options", "seq_gaps", "tmpls", "held",
-	        "drops");
+	/* The column names are what /metrics parses (src/http/selfstats.c): one word each. */
+	fprintf(out, "%-39s %10s %3s %10s %12s %10s %8s %8s %6s %6s %8s %11s %9s %11s\n",
+	        "exporter", "domain", "ver", "packets", "bytes", "records", "options", "seq_gaps",
+	        "tmpls", "held", "drops", "sample_gaps", "untracked", "sflow_drops");
 	if (!l.v)
 		return;
 	decode_stats_foreach(st, stats_collect, &l);

@@ -24,6 +24,8 @@ struct msg_info {
 	uint8_t version; /* 5, 9, 10 */
 };
 
+struct sf_sources; /* sflow.c: sample sequence and drops per source id, one allocation */
+
 struct sampler {
 	uint32_t id;
 	uint32_t rate;
@@ -51,6 +53,8 @@ struct exporter {
 	bool seq_inclusive; /* IPFIX sequence counts the current message too (softflowd) */
 	uint32_t seq_prev;
 	uint32_t seq_prev_n;
+
+	struct sf_sources *sflow; /* sFlow agents only, allocated with the first sample */
 
 	/* data sets waiting for their template (hold.c) */
 	uint8_t *hold;

@@ -1,14 +1,16 @@
 /* sflow.c - sFlow v5 datagrams: flow samples to records, counter samples to interface counters. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode/decode_int.h"
 #include "decode/pkt.h"
 
-#define SF_VERSION      5
-#define SF_EXPORT_VER   105 /* struct flow's marker for sFlow v5 (flow.h) */
-#define SF_MIN_SAMPLE   8   /* data_format + length */
-#define SF_IF_VALUE     0x3fffffffu
-#define SF_SEQ_COUNTERS 0x80000000u /* sequence key of a source's counter samples */
+#define SF_VERSION    5
+#define SF_EXPORT_VER 105 /* struct flow's marker for sFlow v5 (flow.h) */
+#define SF_MIN_SAMPLE 8   /* data_format + length */
+#define SF_IF_VALUE   0x3fffffffu
+#define SF_SRC_INIT   16   /* source slots of an agent's first allocation */
+#define SF_SRC_MAX    1024 /* slots at most: 768 source ids (flow and counter) per agent */
 
 /* sFlow v5 §5: sample and record formats of enterprise 0. */
 enum {
@@ -41,7 +43,7 @@ struct sf_dgram {
 /* The fields of a (compact or expanded) flow sample header. */
 struct sf_sample {
 	uint32_t seq;
-	uint32_t source_id; /* type << 24 | index */
+	uint32_t src_type, src_index; /* source id: the expanded form's full values */
 	uint32_t rate;
 	uint32_t pool;
 	uint32_t drops;
@@ -99,16 +101,113 @@ static bool sf_header(struct cursor *c, struct sf_dgram *h)
 	       cur_u32(c, &h->seq) && cur_u32(c, &h->uptime) && cur_u32(c, &h->n_samples);
 }
 
-/*
- * Sample sequence numbers per source id give the loss counter. sFlow exporter entries have no
- * NetFlow samplers, so their sampler slots keep the next expected sequence per source id.
- */
-static void sf_seq(struct exporter *e, uint32_t key, uint32_t seq)
+/* --- sample sequences and drops per source id --- */
+
+/* A data source's flow or counter samples: each kind has its own sequence (sFlow v5 §5.1). */
+struct sf_source {
+	uint64_t id; /* type << 32 | index */
+	uint32_t next_seq;
+	uint32_t drops; /* the flow samples' running total of drops */
+	bool used;
+	bool counters;
+};
+
+/* An open-addressing table per agent and sub-agent; it only grows, up to SF_SRC_MAX slots. */
+struct sf_sources {
+	uint32_t cap; /* a power of two */
+	uint32_t n;
+	struct sf_source slot[];
+};
+
+static uint32_t sf_src_hash(uint64_t id, bool counters)
 {
-	uint32_t want = exp_sampler_rate(e, key);
-	if (want && seq != want && (int32_t)(seq - want) > 0)
-		e->st.seq_gaps += seq - want;
-	exp_sampler_set(e, key, seq + 1 ? seq + 1 : 1, 0);
+	uint64_t h = (id ^ (uint64_t)counters << 63) * UINT64_C(0x9e3779b97f4a7c15);
+	return (uint32_t)(h >> 32);
+}
+
+static struct sf_source *sf_src_probe(struct sf_sources *t, uint64_t id, bool counters)
+{
+	uint32_t i = sf_src_hash(id, counters) & (t->cap - 1);
+
+	while (t->slot[i].used && (t->slot[i].id != id || t->slot[i].counters != counters))
+		i = (i + 1) & (t->cap - 1);
+	return &t->slot[i];
+}
+
+/* Doubles the table (allocates the first); false when at its bound or out of memory. */
+static bool sf_src_grow(struct exporter *e)
+{
+	struct sf_sources *old = e->sflow, *t;
+	uint32_t cap = old ? old->cap * 2 : SF_SRC_INIT;
+
+	if (cap > SF_SRC_MAX)
+		return false;
+	if (!(t = calloc(1, sizeof(*t) + cap * sizeof(t->slot[0]))))
+		return false;
+	t->cap = cap;
+	for (uint32_t i = 0; old && i < old->cap; i++) {
+		if (old->slot[i].used) {
+			*sf_src_probe(t, old->slot[i].id, old->slot[i].counters) = old->slot[i];
+			t->n++;
+		}
+	}
+	free(old);
+	e->sflow = t;
+	return true;
+}
+
+/*
+ * The slot of a source, claimed (used, zero state) when new; NULL when the table is at its
+ * bound: the caller counts the sample as untracked rather than share another source's slot.
+ */
+static struct sf_source *sf_src_find(struct exporter *e, uint64_t id, bool counters, bool *fresh)
+{
+	struct sf_source *s;
+
+	if (!e->sflow && !sf_src_grow(e))
+		return NULL;
+	for (;;) {
+		s = sf_src_probe(e->sflow, id, counters);
+		if (s->used)
+			return s;
+		if (e->sflow->n < e->sflow->cap / 4 * 3)
+			break;
+		if (!sf_src_grow(e))
+			return NULL;
+	}
+	e->sflow->n++;
+	s->used = true;
+	s->id = id;
+	s->counters = counters;
+	*fresh = true;
+	return s;
+}
+
+/*
+ * Sample sequence numbers per source id give the sample loss counter, and the drops of flow
+ * samples (a running total; NULL for counter samples) the agent's own loss. A source's first
+ * sample sets the baseline; a step back is a restart or reordering: a new baseline, no loss.
+ */
+static void sf_seq(struct exporter *e, uint64_t id, bool counters, uint32_t seq,
+                   const uint32_t *drops)
+{
+	bool fresh = false;
+	struct sf_source *s = sf_src_find(e, id, counters, &fresh);
+	int32_t d;
+
+	if (!s) {
+		e->st.sample_seq_untracked++;
+		return;
+	}
+	d = fresh ? -1 : (int32_t)(seq - s->next_seq);
+	if (d > 0)
+		e->st.sample_seq_gaps += (uint32_t)d;
+	/* in order or ahead: the drops since the last sample; a smaller total is a reset */
+	if (d >= 0 && drops && (int32_t)(*drops - s->drops) > 0)
+		e->st.sflow_drops += *drops - s->drops;
+	s->next_seq = seq + 1;
+	if (drops)
+		s->drops = *drops;
 }
 
 /* --- flow records --- */
@@ -294,15 +393,17 @@ static bool sf_next_record(struct cursor *s, uint32_t *format, struct cursor *bo
 
 static bool sf_flow_header(struct cursor *s, bool expanded, struct sf_sample *h)
 {
-	uint32_t type, index;
+	uint32_t id;
 
 	if (!cur_u32(s, &h->seq))
 		return false;
 	if (expanded) {
-		if (!cur_u32(s, &type) || !cur_u32(s, &index))
+		if (!cur_u32(s, &h->src_type) || !cur_u32(s, &h->src_index))
 			return false;
-		h->source_id = type << 24 | (index & 0xffffff);
-	} else if (!cur_u32(s, &h->source_id)) {
+	} else if (cur_u32(s, &id)) {
+		h->src_type = id >> 24;
+		h->src_index = id & 0xffffff;
+	} else {
 		return false;
 	}
 	if (!cur_u32(s, &h->rate) || !cur_u32(s, &h->pool) || !cur_u32(s, &h->drops))
@@ -368,7 +469,11 @@ static enum drop_reason sf_flow_sample(struct decode_ctx *ctx, struct exporter *
 	struct cursor body;
 	struct flow *f;
 
-	if (!sf_flow_header(s, expanded, &h) || !cur_u32(s, &n))
+	if (!sf_flow_header(s, expanded, &h))
+		return DROP_BAD_SAMPLE;
+	/* the sample arrived whatever its records hold: its sequence and drops count */
+	sf_seq(e, (uint64_t)h.src_type << 32 | h.src_index, false, h.seq, &h.drops);
+	if (!cur_u32(s, &n))
 		return DROP_BAD_SAMPLE;
 	if (n > cur_left(s) / 8)
 		return DROP_BAD_SAMPLE; /* a record count that cannot fit */
@@ -380,7 +485,6 @@ static enum drop_reason sf_flow_sample(struct decode_ctx *ctx, struct exporter *
 	}
 	if (ctx->st->lim.sflow_renormalize)
 		sf_renormalize(f);
-	sf_seq(e, h.source_id, h.seq);
 	ctx->batch->n++;
 	e->st.records++;
 	return DROP_NONE;
@@ -443,8 +547,12 @@ static enum drop_reason sf_counter_sample(struct decode_ctx *ctx, struct exporte
 		return DROP_BAD_SAMPLE;
 	if (expanded ? !(cur_u32(s, &type) && cur_u32(s, &index)) : !cur_u32(s, &k.source_id))
 		return DROP_BAD_SAMPLE;
-	if (expanded)
-		k.source_id = type << 24 | (index & 0xffffff);
+	if (!expanded) {
+		type = k.source_id >> 24;
+		index = k.source_id & 0xffffff;
+	}
+	k.source_id = type << 24 | (index & 0xffffff);
+	sf_seq(e, (uint64_t)type << 32 | index, true, k.sample_seq, NULL);
 	if (!cur_u32(s, &n) || n > cur_left(s) / 8)
 		return DROP_BAD_SAMPLE;
 	for (uint32_t i = 0; i < n; i++) {
@@ -462,7 +570,6 @@ static enum drop_reason sf_counter_sample(struct decode_ctx *ctx, struct exporte
 	k.arrival_ms = ctx->now_ms;
 	if (!k.has_generic)
 		k.if_index = k.source_id & 0xffffff;
-	sf_seq(e, k.source_id | SF_SEQ_COUNTERS, k.sample_seq);
 	e->st.option_records++;
 	if (ctx->counters)
 		ctx->counters(ctx->counters_arg, &k);
@@ -524,6 +631,7 @@ static int sf_decode(struct decode_ctx *ctx, struct cursor *c)
 		DROP(DROP_TRUNCATED);
 	if (!(e = sf_exporter(ctx, &d, len)))
 		return -1;
+	exp_seq(e, d.seq, 1, true); /* one datagram per number, per agent and sub-agent */
 	if (d.n_samples > cur_left(c) / SF_MIN_SAMPLE)
 		DROP(DROP_BAD_LENGTH); /* a sample count that cannot fit */
 	before = exp_delivered(e, ctx);

@@ -229,6 +229,61 @@ def test_totals_match_sfacctd(corpus_dir, decoded, name):
     assert all(r['export_proto_version'] == 5 for r in rows)
 
 
+def _gaps(seqs):
+    """Numbers skipped in a sequence: the first sets the baseline, a step back is a restart."""
+    lost, want = 0, None
+    for q in seqs:
+        if want is not None and 0 < (q - want) % 2**32 < 2**31:
+            lost += (q - want) % 2**32
+        want = (q + 1) % 2**32
+    return lost
+
+
+def _stats_table(stderr):
+    """`weir decode --stats` exporter rows: {(addr, domain, version): {column: value}}."""
+    rows, cols = {}, None
+    for line in stderr.splitlines():
+        words = line.split()
+        if words[:3] == ['exporter', 'domain', 'ver']:
+            cols = words[3:]
+        elif cols and len(words) == 3 + len(cols) and all(w.isdigit() for w in words[1:]):
+            rows[(words[0], int(words[1]), int(words[2]))] = dict(
+                zip(cols, map(int, words[3:])))
+    return rows
+
+
+@pytest.mark.parametrize('name', SFLOW_FILES)
+def test_sequence_loss_matches_tshark(corpus_dir, weir_bin, name):
+    """Datagram gaps per agent/sub-agent, sample gaps per source id and the agent's drops, as
+    the sequence numbers and drops tshark shows imply (none in the corpus: all contiguous)."""
+    dgram, samples, drops = {}, {}, {}
+    last_hdr = None
+    for kind, h, s in tshark_samples(corpus_dir, name):
+        agent = (h['sflow_245.agent'], int(h['sflow_245.sub_agent_id']))
+        if h is not last_hdr:
+            dgram.setdefault(agent, []).append(int(h['sflow_245.sequence_number']))
+            last_hdr = h
+        pre = 'sflow.flow_sample.' if kind == 'flow' else 'sflow.counters_sample.'
+        src = (kind, tuple(v for k, v in sorted(s.items())
+                           if k.startswith(pre) and ('source_id' in k or k.endswith('.index'))))
+        samples.setdefault(agent, {}).setdefault(src, []).append(int(s[pre + 'sequence_number']))
+        if kind == 'flow':
+            drops.setdefault(agent, set()).add(int(s[pre + 'dropped_packets']))
+    p, _ = oracle.weir_decode(weir_bin, os.path.join(corpus_dir, 'exports', name + '.pcap'),
+                              '--stats')
+    assert p.returncode == 0, p.stderr[-2000:]
+    table = _stats_table(p.stderr)
+    assert dgram
+    for agent, seqs in dgram.items():
+        row = table[(agent[0], agent[1], 105)]
+        assert row['packets'] == len(seqs)
+        assert row['seq_gaps'] == _gaps(seqs)
+        assert row['sample_gaps'] == sum(_gaps(q) for q in samples[agent].values())
+        assert row['untracked'] == 0
+        if drops.get(agent) == {0}:
+            assert row['sflow_drops'] == 0
+
+
 def test_header_parser_sanity():
     """The test's own parser on a hand-made frame, so a parser bug cannot hide a weir bug."""
     frame = (bytes.fromhex('020000000001' '020000000002' '8100' '0014' '0800') +

@@ -79,6 +79,75 @@ static size_t flow_sample_exp(struct pkt *p, uint32_t seq, uint32_t rate, uint32
 	return s;
 }
 
+/* A compact flow sample without records: its source id (type << 24 | index) and drops given. */
+static void flow_sample_src(struct pkt *p, uint32_t seq, uint32_t source_id, uint32_t drops)
+{
+	size_t s = sf_begin(p, 1);
+	p_u32(p, seq);
+	p_u32(p, source_id);
+	p_u32(p, 1);
+	p_u32(p, seq);
+	p_u32(p, drops);
+	p_u32(p, 1);
+	p_u32(p, 2);
+	p_u32(p, 0);
+	sf_end(p, s);
+}
+
+/* An expanded flow sample without records: source type and index as full words. */
+static void flow_sample_exp_src(struct pkt *p, uint32_t seq, uint32_t type, uint32_t index,
+                                uint32_t drops)
+{
+	size_t s = sf_begin(p, 3);
+	p_u32(p, seq);
+	p_u32(p, type);
+	p_u32(p, index);
+	p_u32(p, 1);
+	p_u32(p, seq);
+	p_u32(p, drops);
+	for (int i = 0; i < 4; i++)
+		p_u32(p, 1);
+	p_u32(p, 0);
+	sf_end(p, s);
+}
+
+/* A compact counter sample without records. */
+static void counter_sample_src(struct pkt *p, uint32_t seq, uint32_t source_id)
+{
+	size_t s = sf_begin(p, 2);
+	p_u32(p, seq);
+	p_u32(p, source_id);
+	p_u32(p, 0);
+	sf_end(p, s);
+}
+
+struct agent_find {
+	struct wip agent;
+	uint32_t sub;
+	struct exporter_stats s;
+	int found;
+};
+
+static void agent_find_cb(void *arg, const struct exporter_stats *s)
+{
+	struct agent_find *f = arg;
+	if (s->version == SF_VER && s->domain == f->sub &&
+	    memcmp(&s->addr, &f->agent, sizeof(f->agent)) == 0) {
+		f->s = *s;
+		f->found++;
+	}
+}
+
+/* The counters of one agent and sub-agent (h_stats() does not look at the address). */
+static struct exporter_stats sf_stats(const struct harness *h, const char *agent, uint32_t sub)
+{
+	struct agent_find f = {.sub = sub};
+	wip_parse(&f.agent, agent);
+	decode_stats_foreach(h->st, agent_find_cb, &f);
+	assert_int_equal(f.found, 1);
+	return f.s;
+}
+
 /* A raw header record: frame bytes given, XDR-padded. */
 static void rec_header(struct pkt *p, uint32_t proto, uint32_t frame_len, const uint8_t *h,
                        size_t n)
@@ -479,8 +548,175 @@ static void sample_sequence_gaps(void **state)
 		sf_end(&p, s);
 		assert_int_equal(h_feed(h, &p), 1);
 	}
-	/* 3 and 4 missing; the step back to 3 is reordering, not a loss */
-	assert_int_equal(h_stats(h, 0, SF_VER).seq_gaps, 2);
+	/* 3 and 4 missing; the step back to 3 is reordering, not a loss; datagrams all there */
+	assert_int_equal(h_stats(h, 0, SF_VER).sample_seq_gaps, 2);
+	assert_int_equal(h_stats(h, 0, SF_VER).seq_gaps, 0);
+	assert_int_equal(h_stats(h, 0, SF_VER).sample_seq_untracked, 0);
+	h_free(h);
+}
+
+/* Datagram sequence numbers per agent and sub-agent: gaps, the baseline, a reset. */
+static void datagram_sequence_gaps(void **state)
+{
+	struct harness *h = h_new(NULL);
+	uint32_t seqs[] = {1000, 1001, 1004, 1005, 3, 4, 100, 100};
+	struct pkt p;
+
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		sf_dgram(&p, "192.0.2.5", 0, seqs[i], 1);
+		flow_sample_src(&p, (uint32_t)i + 1, 7, 0);
+		assert_int_equal(h_feed(h, &p), 1);
+	}
+	/* 1000 is the baseline, not 999 lost; 1002-1003 lost; back to 3 is a restart (not 4
+	 * billion lost); 5-99 lost; a repeated 100 loses nothing */
+	struct exporter_stats st = sf_stats(h, "192.0.2.5", 0);
+	assert_int_equal(st.seq_gaps, 2 + 95);
+	assert_int_equal(st.sample_seq_gaps, 0);
+	assert_int_equal(st.packets, 8);
+
+	/* a datagram whose samples are dropped still counts in the sequence */
+	sf_dgram(&p, "192.0.2.5", 0, 103, 1);
+	flow_sample_src(&p, 9, 7, 0);
+	put_u32(p.b + p.n - 4 * 8 - 4, 4); /* sample length too short for its header */
+	assert_int_equal(h_feed(h, &p), 0);
+	st = sf_stats(h, "192.0.2.5", 0);
+	assert_int_equal(st.seq_gaps, 2 + 95 + 2);
+	assert_int_equal(st.drops[DROP_BAD_SAMPLE], 1);
+
+	/* the 32-bit wrap is a step forward */
+	sf_dgram(&p, "192.0.2.6", 0, 0xffffffffu, 0);
+	assert_int_equal(h_feed(h, &p), 0);
+	sf_dgram(&p, "192.0.2.6", 0, 0, 0);
+	assert_int_equal(h_feed(h, &p), 0);
+	sf_dgram(&p, "192.0.2.6", 0, 2, 0);
+	assert_int_equal(h_feed(h, &p), 0);
+	assert_int_equal(sf_stats(h, "192.0.2.6", 0).seq_gaps, 1);
+	h_free(h);
+}
+
+/* Each (agent, sub-agent) has its own datagram sequence; interleaving them loses nothing. */
+static void sub_agents_have_own_sequences(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct pkt p;
+
+	for (uint32_t i = 0; i < 20; i++) {
+		sf_dgram(&p, "192.0.2.5", 1, 100 + i, 1);
+		flow_sample_src(&p, i + 1, 7, 0);
+		assert_int_equal(h_feed(h, &p), 1);
+		sf_dgram(&p, "192.0.2.5", 2, 5000 + i, 1);
+		flow_sample_src(&p, i + 1, 7, 0); /* the same source id on another sub-agent */
+		assert_int_equal(h_feed(h, &p), 1);
+		sf_dgram(&p, "2001:db8::5", 1, 7 + 2 * i, 0); /* every other one lost */
+		assert_int_equal(h_feed(h, &p), 0);
+	}
+	sf_dgram(&p, "192.0.2.5", 2, 5023, 0); /* 5020-5022 lost on sub-agent 2 only */
+	assert_int_equal(h_feed(h, &p), 0);
+
+	struct exporter_stats a = sf_stats(h, "192.0.2.5", 1), b = sf_stats(h, "192.0.2.5", 2);
+	assert_int_equal(a.seq_gaps, 0);
+	assert_int_equal(a.sample_seq_gaps, 0);
+	assert_int_equal(a.records, 20);
+	assert_int_equal(b.seq_gaps, 3);
+	assert_int_equal(b.sample_seq_gaps, 0);
+	assert_int_equal(sf_stats(h, "2001:db8::5", 1).seq_gaps, 19);
+	assert_int_equal(h_exporters(h), 3);
+	h_free(h);
+}
+
+/*
+ * Sample sequences per source id: flow and counter samples of one source are separate, the
+ * compact and expanded forms of one source are the same, expanded values beyond the compact
+ * form's bits are other sources; beyond the bound, samples are counted as untracked.
+ */
+static void many_source_ids(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct exporter_stats st;
+	struct pkt p;
+	uint32_t seq = 0;
+
+	for (uint32_t i = 1; i <= 3; i++) {
+		sf_dgram(&p, "192.0.2.5", 0, ++seq, 4);
+		flow_sample_src(&p, i, 1 << 24 | 70, 0);
+		counter_sample_src(&p, 10 + i, 1 << 24 | 70);
+		flow_sample_exp_src(&p, 20 + i, 1, 70 | 1 << 24, 0); /* index beyond 24 bits */
+		flow_sample_exp_src(&p, 30 + i, 0x81, 70, 0);        /* type beyond 8 bits */
+		assert_int_equal(h_feed(h, &p), 3);
+	}
+	sf_dgram(&p, "192.0.2.5", 0, ++seq, 1);
+	flow_sample_exp_src(&p, 4, 1, 70, 0); /* the expanded form of source 1/70 */
+	assert_int_equal(h_feed(h, &p), 1);
+	st = sf_stats(h, "192.0.2.5", 0);
+	assert_int_equal(st.sample_seq_gaps, 0);
+	assert_int_equal(st.option_records, 3);
+
+	/* 1000 more sources, each with a first sample then one lost */
+	for (uint32_t round = 1; round <= 3; round += 2) {
+		for (uint32_t i = 0; i < 1000; i++) {
+			sf_dgram(&p, "192.0.2.5", 0, ++seq, 1);
+			flow_sample_src(&p, round, 2 << 24 | i, 0);
+			assert_int_equal(h_feed(h, &p), 1);
+		}
+	}
+	st = sf_stats(h, "192.0.2.5", 0);
+	/* one lost sample per tracked new source: 3/4 of 1024 slots, 4 taken above */
+	uint64_t tracked = st.sample_seq_gaps;
+	assert_int_equal(tracked, 1024 / 4 * 3 - 4);
+	assert_int_equal(st.sample_seq_untracked, 2 * (1000 - tracked));
+	assert_int_equal(st.seq_gaps, 0);
+	assert_int_equal(st.records, 3 * 3 + 1 + 2000);
+
+	/* the sources tracked first still are */
+	sf_dgram(&p, "192.0.2.5", 0, ++seq, 1);
+	flow_sample_src(&p, 6, 1 << 24 | 70, 0);
+	assert_int_equal(h_feed(h, &p), 1);
+	st = sf_stats(h, "192.0.2.5", 0);
+	assert_int_equal(st.sample_seq_gaps, tracked + 1);
+	h_free(h);
+}
+
+/* The agent's drops (a running total per source id) become a per-exporter delta counter. */
+static void agent_drops(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct {
+		uint32_t seq, source, drops;
+	} smp[] = {
+	    {1, 7, 5},   /* baseline: drops before we listened are not counted */
+	    {1, 8, 100}, /* another source, its own baseline */
+	    {2, 7, 8},   /* +3 */
+	    {3, 7, 8},   /* +0 */
+	    {2, 8, 101}, /* +1 */
+	    {5, 7, 20},  /* +12, and sample 4 lost */
+	    {4, 7, 19},  /* late (a step back): a new baseline, no negative delta */
+	    {1, 7, 2},   /* agent restart: a new baseline */
+	    {2, 7, 4},   /* +2 */
+	    {3, 7, 1},   /* a total that went back without a restart: new baseline */
+	    {4, 7, 1},   /* +0 */
+	};
+	struct pkt p;
+
+	for (size_t i = 0; i < sizeof(smp) / sizeof(smp[0]); i++) {
+		sf_dgram(&p, "192.0.2.5", 0, (uint32_t)i + 1, 1);
+		flow_sample_src(&p, smp[i].seq, smp[i].source, smp[i].drops);
+		assert_int_equal(h_feed(h, &p), 1);
+	}
+	struct exporter_stats st = sf_stats(h, "192.0.2.5", 0);
+	assert_int_equal(st.sflow_drops, 3 + 1 + 12 + 2);
+	assert_int_equal(st.sample_seq_gaps, 1);
+	assert_int_equal(st.seq_gaps, 0);
+
+	/* shown by the stats table */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	decode_stats_print(h->st, out);
+	fclose(out);
+	assert_non_null(strstr(text, "sample_gaps"));
+	assert_non_null(strstr(text, "sflow_drops"));
+	assert_non_null(strstr(text, "         18\n"));
+	free(text);
 	h_free(h);
 }
 
@@ -683,6 +919,10 @@ int main(void)
 	    cmocka_unit_test(counter_samples),
 	    cmocka_unit_test(renormalize),
 	    cmocka_unit_test(sample_sequence_gaps),
+	    cmocka_unit_test(datagram_sequence_gaps),
+	    cmocka_unit_test(sub_agents_have_own_sequences),
+	    cmocka_unit_test(many_source_ids),
+	    cmocka_unit_test(agent_drops),
 	    cmocka_unit_test(bad_input),
 	    cmocka_unit_test(full_batches_are_emitted),
 	    cmocka_unit_test(counter_file_and_metrics),

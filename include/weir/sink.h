@@ -27,6 +27,13 @@ struct sink_rows {
 
 struct sink;
 
+/* What waits in a sink's backlog (refused batches in memory and in the spool). */
+struct sink_backlog {
+	uint64_t items;   /* batches waiting */
+	uint64_t bytes;   /* their bytes, memory and spool */
+	uint64_t dropped; /* batches lost (spool full or unwritable) */
+};
+
 struct sink_ops {
 	const char *name; /* the plugin type as in `plugins: name[label]` */
 	/* Creates the sink for one plugin instance. Returns NULL with err set on failure. */
@@ -41,6 +48,8 @@ struct sink_ops {
 	int (*reconfigure)(struct sink *s, const struct plugin_conf *pc);
 	/* Optional: one line of the sink's own counters (backlog, retries ...), any thread. */
 	void (*stats)(struct sink *s, FILE *out);
+	/* Optional: the backlog's depth, any thread; NULL = the sink keeps none. */
+	void (*backlog)(struct sink *s, struct sink_backlog *out);
 };
 
 /* The sink table, NULL terminated (src/sink/sink.c). */

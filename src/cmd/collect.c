@@ -51,7 +51,8 @@ static void usage(FILE *out)
 	    "  -h, --help      this text\n"
 	    "\n"
 	    "Signals: SIGTERM/SIGINT flush every plugin and exit 0; SIGUSR1 logs the per\n"
-	    "exporter counters, kernel drops and plugin counters.\n"
+	    "exporter counters, kernel drops, plugin and sink counters and the AS-name\n"
+	    "resolver's counters.\n"
 	    "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
@@ -187,7 +188,7 @@ static void announce(const struct conf *c, struct ingest *ing, struct plugin_set
 	free(text);
 }
 
-static void log_stats(struct ingest *ing, struct plugin_set *ps, const char *why)
+static void log_stats(struct ingest *ing, struct plugin_set *ps, struct asname *an, const char *why)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -198,6 +199,11 @@ static void log_stats(struct ingest *ing, struct plugin_set *ps, const char *why
 	fprintf(f, "counters (%s):\n", why);
 	ingest_stats_print(ing, f);
 	plugin_stats_print(ps, f);
+	if (an) {
+		struct asname_stats st;
+		asname_get_stats(an, &st);
+		selfstats_asname_print(&st, f);
+	}
 	fclose(f);
 	log_lines(text, NULL);
 	free(text);
@@ -226,7 +232,7 @@ static void reopen_log(const struct conf *c, FILE *logf)
 
 /* The control thread: waits for signals until SIGTERM or SIGINT. */
 static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, struct ingest *ing,
-                        struct plugin_set *ps)
+                        struct plugin_set *ps, struct asname *an)
 {
 	const struct timespec tick = {1, 0};
 
@@ -241,7 +247,7 @@ static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, s
 			return;
 		}
 		if (sig == SIGUSR1)
-			log_stats(ing, ps, "SIGUSR1");
+			log_stats(ing, ps, an, "SIGUSR1");
 		else if (sig == SIGHUP && logf)
 			reopen_log(c, logf);
 		else if (sig == SIGHUP)
@@ -281,10 +287,14 @@ static struct relay *open_tee(struct ingest *ing, const struct plugin_conf *cons
 	return rl;
 }
 
-/* The counters /metrics and /api/v1/status show: the same text SIGUSR1 logs, parsed. */
+/*
+ * The counters /metrics and /api/v1/status show: the ingest text SIGUSR1 logs, parsed, and the
+ * plugins' and the resolver's counters as they are.
+ */
 struct http_src {
 	struct ingest *ing;
 	struct plugin_set *ps;
+	struct asname *an; /* NULL when no plugin asks for AS names */
 };
 
 static char *counters_text(struct http_src *hs)
@@ -296,24 +306,39 @@ static char *counters_text(struct http_src *hs)
 	if (!f)
 		return NULL;
 	ingest_stats_print(hs->ing, f);
-	plugin_stats_print(hs->ps, f);
 	fclose(f);
 	return text;
 }
 
 static void http_metrics(void *arg, struct prom *p)
 {
-	char *text = counters_text(arg);
+	struct http_src *hs = arg;
+	char *text = counters_text(hs);
+
 	selfstats_metrics(p, text);
 	free(text);
-	ingest_metrics(((struct http_src *)arg)->ing, p);
+	ingest_metrics(hs->ing, p);
+	selfstats_plugins(p, hs->ps);
+	if (hs->an) {
+		struct asname_stats st;
+		asname_get_stats(hs->an, &st);
+		selfstats_asname(p, &st);
+	}
 }
 
 static void http_status(void *arg, struct json_t *root)
 {
-	char *text = counters_text(arg);
+	struct http_src *hs = arg;
+	char *text = counters_text(hs);
+
 	selfstats_status(root, text);
 	free(text);
+	selfstats_plugins_status(root, hs->ps);
+	if (hs->an) {
+		struct asname_stats st;
+		asname_get_stats(hs->an, &st);
+		selfstats_asname_status(root, &st);
+	}
 }
 
 /* A listener that cannot start is logged, not fatal: the data path matters more. */
@@ -425,9 +450,9 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	if (cap)
 		capture_log(cap, false);
 
-	struct http_src hs = {ing, ps};
+	struct http_src hs = {ing, ps, an};
 	http_serve(c, &hs);
-	signal_loop(&set, c, logf, ing, ps);
+	signal_loop(&set, c, logf, ing, ps, an);
 	http_remove(c->http, &hs); /* before ing and ps go */
 
 	capture_stop(cap); /* its last flows reach the plugins before they stop */
@@ -435,7 +460,7 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	plugin_stop(ps);
 	if (rl)
 		relay_stop(rl);
-	log_stats(ing, ps, "exit");
+	log_stats(ing, ps, an, "exit");
 	if (cap)
 		capture_log(cap, true);
 	capture_free(cap);

@@ -1,11 +1,15 @@
-/* selfstats.c - parses the collector's counters text into Prometheus samples and status JSON. */
+/* selfstats.c - the collector's own counters (ingest text, plugins, AS names) as metrics and JSON.
+ */
 #include "http/selfstats.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate/plugin.h"
+#include "enrich/asname.h"
 #include "http/prom.h"
 
 #define MAX_COLS  16
@@ -26,7 +30,7 @@ struct exporter {
 	struct pair drops[MAX_PAIRS];
 };
 
-struct group { /* a socket or a plugin line: labels, then name/value pairs */
+struct group { /* a socket line: labels, then name/value pairs */
 	char l1[80], l2[80];
 	size_t n;
 	struct pair kv[MAX_PAIRS];
@@ -37,8 +41,8 @@ struct stats {
 	size_t n_cols;
 	struct exporter *ex;
 	size_t n_ex, cap_ex;
-	struct group *sock, *plug;
-	size_t n_sock, n_plug, cap_sock, cap_plug;
+	struct group *sock;
+	size_t n_sock, cap_sock;
 	unsigned long long kernel_drops;
 };
 
@@ -178,8 +182,6 @@ static void parse(struct stats *st, const char *text)
 			snprintf(a, sizeof(a), "%u", w);
 			snprintf(b, sizeof(b), "%.*s", (int)(end - (l + used)), l + used);
 			group_line(&st->sock, &st->n_sock, &st->cap_sock, a, b, end + 1);
-		} else if (sscanf(l, "plugin %79[^[][%79[^]]]:%n", a, b, &used) == 2) {
-			group_line(&st->plug, &st->n_plug, &st->cap_plug, a, b, l + used);
 		} else if (sscanf(l, "kernel_drops total %llu", &st->kernel_drops) == 1) {
 			continue;
 		} else if (!strncmp(l, "worker ", 7)) {
@@ -195,7 +197,6 @@ static void stats_free(struct stats *st)
 {
 	free(st->ex);
 	free(st->sock);
-	free(st->plug);
 }
 
 /* The exporter table's column names as metric names and help. */
@@ -209,7 +210,13 @@ static void column_metric(const char *col, char *name, size_t len, const char **
 	    {"records", "weir_exporter_records_total", "Flow records decoded."},
 	    {"options", "weir_exporter_option_records_total", "Options data records decoded."},
 	    {"seq_gaps", "weir_exporter_sequence_lost_total",
-	     "Datagrams (v9) or records (v5, IPFIX) lost according to sequence numbers."},
+	     "Datagrams (v9, sFlow) or records (v5, IPFIX) lost according to sequence numbers."},
+	    {"sample_gaps", "weir_exporter_sflow_samples_lost_total",
+	     "sFlow samples lost according to the sample sequence numbers of each source id."},
+	    {"untracked", "weir_exporter_sflow_samples_untracked_total",
+	     "sFlow samples of source ids beyond the per-agent bound: not checked for loss."},
+	    {"sflow_drops", "weir_exporter_sflow_agent_dropped_total",
+	     "Packets the sFlow agent could not sample for lack of resources (flow sample drops)."},
 	    {"tmpls", "weir_exporter_templates_total", "Templates defined or redefined."},
 	    {"held", "weir_exporter_held_total", "Data sets held waiting for their template."},
 	    {"drops", "weir_exporter_dropped_total", "Datagrams or sets dropped, all reasons."},
@@ -286,8 +293,6 @@ void selfstats_metrics(struct prom *p, const char *text)
 	exporter_metrics(p, &st);
 	group_metrics(p, st.sock, st.n_sock, "weir_socket", "worker", "listen",
 	              "Per worker UDP socket counter (kernel_drops: SO_RXQ_OVFL and /proc).");
-	group_metrics(p, st.plug, st.n_plug, "weir_plugin", "type", "plugin",
-	              "Per plugin counter of the aggregate stage and its sink.");
 	prom_family(p, "weir_kernel_drops_total", "counter",
 	            "Datagrams the kernel dropped on weir's sockets (all workers).");
 	prom_sample_u64(p, "weir_kernel_drops_total", NULL, "", st.kernel_drops);
@@ -305,7 +310,7 @@ static json_t *pairs_json(const struct pair *kv, size_t n)
 void selfstats_status(struct json_t *root, const char *text)
 {
 	struct stats st;
-	json_t *ex = json_array(), *pl = json_array(), *so = json_array();
+	json_t *ex = json_array(), *so = json_array();
 
 	parse(&st, text);
 	for (size_t i = 0; i < st.n_ex; i++) {
@@ -320,12 +325,6 @@ void selfstats_status(struct json_t *root, const char *text)
 		                    pairs_json(st.ex[i].drops, st.ex[i].n_drops));
 		json_array_append_new(ex, o);
 	}
-	for (size_t i = 0; i < st.n_plug; i++) {
-		json_t *o = pairs_json(st.plug[i].kv, st.plug[i].n);
-		json_object_set_new(o, "type", json_string(st.plug[i].l1));
-		json_object_set_new(o, "name", json_string(st.plug[i].l2));
-		json_array_append_new(pl, o);
-	}
 	for (size_t i = 0; i < st.n_sock; i++) {
 		json_t *o = pairs_json(st.sock[i].kv, st.sock[i].n);
 		json_object_set_new(o, "worker", json_integer(atoll(st.sock[i].l1)));
@@ -333,9 +332,164 @@ void selfstats_status(struct json_t *root, const char *text)
 		json_array_append_new(so, o);
 	}
 	json_object_set_new((json_t *)root, "exporters", ex);
-	json_object_set_new((json_t *)root, "plugins", pl);
 	json_object_set_new((json_t *)root, "sockets", so);
 	json_object_set_new((json_t *)root, "kernel_drops",
 	                    json_integer((json_int_t)st.kernel_drops));
 	stats_free(&st);
+}
+
+/* --- plugins and AS names: from their structured counters --- */
+
+struct counter_col {
+	const char *name, *help;
+	size_t off;
+};
+
+#define PCOL(f, h)                                                                                 \
+	{                                                                                          \
+		"weir_plugin_" #f "_total", h, offsetof(struct plugin_stats, f)                    \
+	}
+static const struct counter_col plugin_cols[] = {
+    PCOL(records, "Flow records a plugin was given."),
+    PCOL(filtered, "Flow records a plugin's filters left out."),
+    PCOL(rows_written, "Rows a plugin's sink took."),
+    PCOL(rows_refused, "Rows a plugin's sink refused."),
+    PCOL(tables, "Worker tables handed to a plugin's writer."),
+    PCOL(early_flushes, "Tables written before the end of their interval (full)."),
+    PCOL(stalls, "Times a worker waited for a plugin's writer."),
+    PCOL(flushes, "Intervals a plugin closed (sink flushes)."),
+    PCOL(write_errors, "Sink write or flush calls that failed."),
+    PCOL(late_workers, "Workers that did not hand over in time for a flush."),
+    PCOL(backlog_dropped, "Batches a plugin's sink backlog lost."),
+};
+
+#define ACOL(f, h)                                                                                 \
+	{                                                                                          \
+		"weir_asname_" #f "_total", h, offsetof(struct asname_stats, f)                    \
+	}
+static const struct counter_col asname_cols[] = {
+    ACOL(lookups, "AS-name lookups asked."),
+    ACOL(hits, "AS-name lookups answered from the cache."),
+    ACOL(csv_hits, "AS-name lookups answered from the CSV fallback."),
+    ACOL(queued, "AS numbers queued for the resolver."),
+    ACOL(resolved, "AS names the resolver found."),
+    ACOL(not_found, "AS numbers the resolver was told have no name."),
+    ACOL(failures, "Resolver queries that failed (timeout, network)."),
+    ACOL(bad_answers, "Resolver answers that were not what was expected."),
+};
+
+static uint64_t col_u64(const void *st, const struct counter_col *c)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)st + c->off, sizeof(v));
+	return v;
+}
+
+static void plugin_histogram(struct prom *p, const struct plugin_stats *st, const char *lab)
+{
+	const char *name = "weir_plugin_write_seconds";
+	char l2[320], le[32];
+
+	prom_family(p, name, "histogram",
+	            "Duration of a plugin writer's sink write and flush calls.");
+	for (size_t b = 0; b < PLUGIN_LAT_BUCKETS; b++) {
+		snprintf(le, sizeof(le), "%g", plugin_lat_le[b]);
+		snprintf(l2, sizeof(l2), "%s", lab);
+		prom_label(l2, sizeof(l2), "le", le);
+		prom_sample_u64(p, name, "_bucket", l2, st->lat_bucket[b]);
+	}
+	snprintf(l2, sizeof(l2), "%s", lab);
+	prom_label(l2, sizeof(l2), "le", "+Inf");
+	prom_sample_u64(p, name, "_bucket", l2, st->lat_count);
+	prom_sample(p, name, "_sum", lab, st->lat_sum);
+	prom_sample_u64(p, name, "_count", lab, st->lat_count);
+}
+
+static void plugin_metrics(void *arg, const struct plugin_stats *st)
+{
+	struct prom *p = arg;
+	char lab[256] = "";
+
+	prom_label(lab, sizeof(lab), "type", st->type);
+	prom_label(lab, sizeof(lab), "plugin", st->name);
+	for (size_t i = 0; i < sizeof(plugin_cols) / sizeof(plugin_cols[0]); i++) {
+		prom_family(p, plugin_cols[i].name, "counter", plugin_cols[i].help);
+		prom_sample_u64(p, plugin_cols[i].name, NULL, lab, col_u64(st, &plugin_cols[i]));
+	}
+	prom_family(p, "weir_plugin_backlog_items", "gauge",
+	            "Batches waiting in a plugin's sink backlog (0: none, or a sink without one).");
+	prom_sample_u64(p, "weir_plugin_backlog_items", NULL, lab, st->backlog_items);
+	prom_family(p, "weir_plugin_backlog_bytes", "gauge",
+	            "Bytes waiting in a plugin's sink backlog (memory and spool).");
+	prom_sample_u64(p, "weir_plugin_backlog_bytes", NULL, lab, st->backlog_bytes);
+	plugin_histogram(p, st, lab);
+}
+
+void selfstats_plugins(struct prom *p, const struct plugin_set *ps)
+{
+	plugin_stats_foreach(ps, plugin_metrics, p);
+}
+
+/* "weir_plugin_rows_written_total" -> "rows_written" */
+static json_t *cols_json(const void *st, const struct counter_col *cols, size_t n, size_t skip)
+{
+	json_t *o = json_object();
+	char k[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "%.*s", (int)(strlen(cols[i].name) - skip - 6),
+		         cols[i].name + skip);
+		json_object_set_new(o, k, json_integer((json_int_t)col_u64(st, &cols[i])));
+	}
+	return o;
+}
+
+static void plugin_status(void *arg, const struct plugin_stats *st)
+{
+	json_t *o = cols_json(st, plugin_cols, sizeof(plugin_cols) / sizeof(plugin_cols[0]),
+	                      strlen("weir_plugin_"));
+	json_object_set_new(o, "type", json_string(st->type));
+	json_object_set_new(o, "name", json_string(st->name));
+	json_object_set_new(o, "backlog_items", json_integer((json_int_t)st->backlog_items));
+	json_object_set_new(o, "backlog_bytes", json_integer((json_int_t)st->backlog_bytes));
+	json_object_set_new(o, "write_calls", json_integer((json_int_t)st->lat_count));
+	json_object_set_new(o, "write_seconds", json_real(st->lat_sum));
+	json_array_append_new(arg, o);
+}
+
+void selfstats_plugins_status(struct json_t *root, const struct plugin_set *ps)
+{
+	json_t *pl = json_array();
+
+	plugin_stats_foreach(ps, plugin_status, pl);
+	json_object_set_new((json_t *)root, "plugins", pl);
+}
+
+void selfstats_asname(struct prom *p, const struct asname_stats *st)
+{
+	for (size_t i = 0; i < sizeof(asname_cols) / sizeof(asname_cols[0]); i++) {
+		prom_family(p, asname_cols[i].name, "counter", asname_cols[i].help);
+		prom_sample_u64(p, asname_cols[i].name, NULL, "", col_u64(st, &asname_cols[i]));
+	}
+	prom_family(p, "weir_asname_cached_names", "gauge", "AS names in the resolver's cache.");
+	prom_sample_u64(p, "weir_asname_cached_names", NULL, "", st->cached);
+}
+
+void selfstats_asname_status(struct json_t *root, const struct asname_stats *st)
+{
+	json_t *o = cols_json(st, asname_cols, sizeof(asname_cols) / sizeof(asname_cols[0]),
+	                      strlen("weir_asname_"));
+	json_object_set_new(o, "cached", json_integer((json_int_t)st->cached));
+	json_object_set_new((json_t *)root, "asnames", o);
+}
+
+void selfstats_asname_print(const struct asname_stats *st, FILE *out)
+{
+	fprintf(out, "asname:");
+	for (size_t i = 0; i < sizeof(asname_cols) / sizeof(asname_cols[0]); i++)
+		fprintf(out, " %.*s %llu",
+		        (int)(strlen(asname_cols[i].name) - strlen("weir_asname_") - 6),
+		        asname_cols[i].name + strlen("weir_asname_"),
+		        (unsigned long long)col_u64(st, &asname_cols[i]));
+	fprintf(out, " cached %zu\n", st->cached);
 }

@@ -270,6 +270,32 @@ static void influxdb_metrics(void *arg, struct prom *p)
 	pthread_mutex_unlock(&k->mu);
 }
 
+/* The stats hook: the sink's counters as of its last write or flush, one line. */
+static void influxdb_stats(struct sink *k, FILE *out)
+{
+	pthread_mutex_lock(&k->mu);
+	fprintf(out,
+	        "%s: influxdb rows %llu lines_sent %llu lines_rejected %llu batches_queued %llu "
+	        "batches_rejected %llu backlog_batches %llu backlog_bytes %llu dropped %llu "
+	        "server_errors %llu network_errors %llu\n",
+	        k->who, (unsigned long long)k->rows, (unsigned long long)k->lines_sent,
+	        (unsigned long long)k->lines_rejected, (unsigned long long)k->batches_queued,
+	        (unsigned long long)k->batches_rejected, (unsigned long long)k->bst.items,
+	        (unsigned long long)(k->bst.mem_bytes + k->bst.spool_bytes),
+	        (unsigned long long)k->bst.dropped, (unsigned long long)k->st.server_errors,
+	        (unsigned long long)k->st.network_errors);
+	pthread_mutex_unlock(&k->mu);
+}
+
+static void influxdb_backlog(struct sink *k, struct sink_backlog *out)
+{
+	pthread_mutex_lock(&k->mu);
+	out->items = k->bst.items;
+	out->bytes = k->bst.mem_bytes + k->bst.spool_bytes;
+	out->dropped = k->bst.dropped;
+	pthread_mutex_unlock(&k->mu);
+}
+
 static int parse_lists(struct sink *k, const struct plugin_conf *pc, char *err, size_t errlen)
 {
 	char item[CONF_STR];
@@ -384,4 +410,6 @@ const struct sink_ops sink_influxdb = {
     .flush = influxdb_flush,
     .close = influxdb_close,
     .reconfigure = NULL,
+    .stats = influxdb_stats,
+    .backlog = influxdb_backlog,
 };

@@ -162,4 +162,5 @@ const struct sink_ops sink_mysql = {
     .flush = sql_flush,
     .close = sql_close,
     .stats = sql_stats,
+    .backlog = sql_backlog,
 };

@@ -180,4 +180,5 @@ const struct sink_ops sink_pgsql = {
     .flush = sql_flush,
     .close = sql_close,
     .stats = sql_stats,
+    .backlog = sql_backlog,
 };

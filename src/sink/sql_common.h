@@ -126,5 +126,6 @@ int sql_write(struct sink *s, const struct sink_rows *r);
 int sql_flush(struct sink *s, uint64_t now_ms);
 void sql_close(struct sink *s);
 void sql_stats(struct sink *s, FILE *out);
+void sql_backlog(struct sink *s, struct sink_backlog *out);
 
 #endif

@@ -54,7 +54,7 @@ struct sink {
 	bool was_down;
 
 	_Atomic uint64_t rows_written, batches_written, replayed, retries, errors, conn_errors,
-	    write_ms, last_write_ms, bl_items, bl_spool_bytes, bl_dropped;
+	    write_ms, last_write_ms, bl_items, bl_spool_bytes, bl_dropped, bl_bytes;
 };
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -371,6 +371,7 @@ static void update_gauges(struct sink *s)
 	atomic_store(&s->bl_items, st.items);
 	atomic_store(&s->bl_spool_bytes, st.spool_bytes);
 	atomic_store(&s->bl_dropped, st.dropped);
+	atomic_store(&s->bl_bytes, st.mem_bytes + st.spool_bytes);
 }
 
 int sql_flush(struct sink *s, uint64_t now)
@@ -552,4 +553,11 @@ void sql_stats(struct sink *s, FILE *out)
 	        (unsigned long long)atomic_load(&s->conn_errors),
 	        (unsigned long long)atomic_load(&s->write_ms),
 	        (unsigned long long)atomic_load(&s->last_write_ms));
+}
+
+void sql_backlog(struct sink *s, struct sink_backlog *out)
+{
+	out->items = atomic_load(&s->bl_items);
+	out->bytes = atomic_load(&s->bl_bytes);
+	out->dropped = atomic_load(&s->bl_dropped);
 }

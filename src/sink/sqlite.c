@@ -131,4 +131,5 @@ const struct sink_ops sink_sqlite3 = {
     .flush = sql_flush,
     .close = sql_close,
     .stats = sql_stats,
+    .backlog = sql_backlog,
 };

@@ -1,16 +1,14 @@
 /* collect.c - `weir collect`: the collector daemon (UDP ingest -> decode -> plugins -> sinks). */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "aggregate/plugin.h"
 #include "cmd/cmd.h"
+#include "cmd/daemon.h"
 #include "conf/conf.h"
 #include "enrich/asname.h"
 #include "ingest/capture.h"
@@ -21,17 +19,10 @@
 #include "http/http.h"
 #include "http/selfstats.h"
 
-#define MAX_OVERRIDES 256
-#define MAX_TEE       CONF_MAX_PLUGINS
+#define MAX_TEE CONF_MAX_PLUGINS
 
-struct collect_opts {
-	const char *file;
-	const char *ov[MAX_OVERRIDES];
-	size_t n_ov;
-	bool foreground;
-	bool debug;
-	char db_ov[PATH_MAX + 8]; /* --db PATH as the override sql_db=PATH */
-};
+#define NAME      "weir collect"
+#define DB_OV_LEN (PATH_MAX + 8)
 
 static void usage(FILE *out)
 {
@@ -56,108 +47,14 @@ static void usage(FILE *out)
 	    "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
-/* 0 to run, 1 when --help was printed, 2 on a usage error. */
-static int parse_args(int argc, char **argv, struct collect_opts *o)
+/* --db PATH, the only extra option: the override sql_db=PATH, kept in ctx. */
+static int db_opt(const struct daemon_cmd *dc, struct daemon_opts *o, int ch, const char *arg)
 {
-	static const struct option longopts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"db", required_argument, NULL, 'D'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
+	char *db_ov = dc->ctx;
 
-	memset(o, 0, sizeof(*o));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f:o:Fdh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			o->file = optarg;
-			break;
-		case 'o':
-			if (o->n_ov == MAX_OVERRIDES) {
-				fprintf(stderr, "weir collect: too many -o (max %d)\n",
-				        MAX_OVERRIDES);
-				return 2;
-			}
-			o->ov[o->n_ov++] = optarg;
-			break;
-		case 'F':
-			o->foreground = true;
-			break;
-		case 'D':
-			if (o->n_ov == MAX_OVERRIDES) {
-				fprintf(stderr, "weir collect: too many -o (max %d)\n",
-				        MAX_OVERRIDES);
-				return 2;
-			}
-			snprintf(o->db_ov, sizeof(o->db_ov), "sql_db=%s", optarg);
-			o->ov[o->n_ov++] = o->db_ov;
-			break;
-		case 'd':
-			o->debug = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "weir collect: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	return 0;
-}
-
-/* Log to the logfile, else syslog when asked (or when daemonized with nowhere else), else stderr.
- */
-static int setup_logging(const struct conf *c, FILE **logf)
-{
-	bool use_syslog = c->syslog[0] != '\0';
-
-	*logf = NULL;
-	if (c->logfile[0]) {
-		*logf = fopen(c->logfile, "ae");
-		if (!*logf) {
-			fprintf(stderr, "weir collect: logfile %s: %s\n", c->logfile,
-			        strerror(errno));
-			return -1;
-		}
-		setvbuf(*logf, NULL, _IOLBF, 0);
-	} else if (c->daemonize) {
-		use_syslog = true;
-	}
-	log_setup(c->debug ? LL_DEBUG : LL_NOTICE, *logf ? *logf : stderr, use_syslog, "weir");
-	return 0;
-}
-
-static int write_pidfile(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		return -1;
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	int rc = write(fd, buf, (size_t)n) == n ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-/* Sends each line of text to the log (and to `also` when given). */
-static void log_lines(char *text, FILE *also)
-{
-	char *save = NULL;
-
-	if (also && text) {
-		fputs(text, also);
-		fflush(also);
-	}
-	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		WLOG(LL_NOTICE, "%s", line);
+	(void)ch;
+	snprintf(db_ov, DB_OV_LEN, "sql_db=%s", arg);
+	return daemon_add_override(dc, o, db_ov);
 }
 
 static bool any_plugin_on_stdout(const struct conf *c)
@@ -172,9 +69,8 @@ static bool any_plugin_on_stdout(const struct conf *c)
 static void announce(const struct conf *c, struct ingest *ing, struct plugin_set *ps,
                      unsigned n_workers)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct daemon_text t;
+	FILE *f = daemon_text_open(&t);
 
 	if (!f)
 		return;
@@ -182,17 +78,14 @@ static void announce(const struct conf *c, struct ingest *ing, struct plugin_set
 	        c->path[0] ? c->path : "(embedded default)");
 	ingest_describe(ing, f);
 	plugin_describe(ps, f);
-	fclose(f);
 	/* The data owns stdout when a plugin prints there. */
-	log_lines(text, !c->daemonize && !any_plugin_on_stdout(c) ? stdout : NULL);
-	free(text);
+	daemon_text_log(&t, !c->daemonize && !any_plugin_on_stdout(c) ? stdout : NULL);
 }
 
 static void log_stats(struct ingest *ing, struct plugin_set *ps, struct asname *an, const char *why)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct daemon_text t;
+	FILE *f = daemon_text_open(&t);
 
 	if (!f)
 		return;
@@ -204,30 +97,18 @@ static void log_stats(struct ingest *ing, struct plugin_set *ps, struct asname *
 		asname_get_stats(an, &st);
 		selfstats_asname_print(&st, f);
 	}
-	fclose(f);
-	log_lines(text, NULL);
-	free(text);
+	daemon_text_log(&t, NULL);
 }
 
-/*
- * SIGHUP after a log rotation: the logfile is reopened under the same FILE (dup2 onto its
- * descriptor), so the logger, which other threads use, never sees a closed stream.
- */
-static void reopen_log(const struct conf *c, FILE *logf)
+/* SIGHUP after a log rotation: the logfile is reopened; there is no configuration reload yet. */
+static void on_sighup(const struct conf *c, FILE *logf)
 {
 	if (!logf)
-		return;
-	int fd = open(c->logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		WLOG(LL_ERR, "logfile %s: %s", c->logfile, strerror(errno));
-		return;
-	}
-	fflush(logf);
-	if (dup3(fd, fileno(logf), O_CLOEXEC) < 0)
-		WLOG(LL_ERR, "logfile %s: %s", c->logfile, strerror(errno));
-	close(fd);
-	WLOG(LL_NOTICE, "weir collect: SIGHUP: logfile reopened; configuration reload is not "
-	                "supported yet");
+		WLOG(LL_NOTICE, "weir collect: SIGHUP: configuration reload is not supported yet; "
+		                "ignored");
+	else if (daemon_logfile_reopen(c, logf) == 0)
+		WLOG(LL_NOTICE, "weir collect: SIGHUP: logfile reopened; configuration reload is "
+		                "not supported yet");
 }
 
 /* The control thread: waits for signals until SIGTERM or SIGINT. */
@@ -248,11 +129,8 @@ static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, s
 		}
 		if (sig == SIGUSR1)
 			log_stats(ing, ps, an, "SIGUSR1");
-		else if (sig == SIGHUP && logf)
-			reopen_log(c, logf);
 		else if (sig == SIGHUP)
-			WLOG(LL_NOTICE, "weir collect: SIGHUP: configuration reload is not "
-			                "supported yet; ignored");
+			on_sighup(c, logf);
 	}
 }
 
@@ -383,14 +261,7 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	struct asname *an = NULL;
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	/* Blocked before any thread exists, so only sigtimedwait() in this thread sees them. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_block_signals(&set);
 
 	ps = plugin_open(c, n + n_cap, err, sizeof(err));
 	if (!ps) {
@@ -417,16 +288,14 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 		plugin_free(ps);
 		return code;
 	}
-	if (c->daemonize && daemon(1, 0) < 0) {
-		fprintf(stderr, "weir collect: daemon: %s\n", strerror(errno));
+	if (daemon_detach(c, NAME) < 0) {
 		capture_free(cap);
 		ingest_free(ing);
 		plugin_free(ps);
 		relay_free(rl);
 		return 1;
 	}
-	if (c->pidfile[0] && write_pidfile(c->pidfile) < 0)
-		WLOG(LL_ERR, "pidfile %s: %s", c->pidfile, strerror(errno));
+	daemon_pidfile_write(c);
 	/* After daemon(): the resolver runs a thread. */
 	if (open_asnames(c, ps, &an, err, sizeof(err)) < 0 ||
 	    plugin_start(ps, err, sizeof(err)) < 0 ||
@@ -469,36 +338,27 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	relay_free(rl);
 	if (an)
 		asname_close(an); /* after the writers: saves the names they asked for */
-	if (c->pidfile[0])
-		unlink(c->pidfile);
+	daemon_pidfile_remove(c);
 	WLOG(LL_NOTICE, "weir collect: stopped");
 	return 0;
 }
 
 int cmd_collect(int argc, char **argv)
 {
-	struct collect_opts o;
+	char db_ov[DB_OV_LEN]; /* --db PATH as the override sql_db=PATH */
+	static const struct option longopts[] = {
+	    {"db", required_argument, NULL, 'D'},
+	    {NULL, 0, NULL, 0},
+	};
+	const struct daemon_cmd dc = {NAME, usage, longopts, db_opt, db_ov};
 	struct allow_list *allow = NULL;
 	char err[1024];
 	FILE *logf = NULL;
-	int rc = parse_args(argc, argv, &o);
+	int rc;
+	struct conf *c = daemon_conf_from_args(argc, argv, &dc, &rc);
 
-	if (rc)
-		return rc == 1 ? 0 : 2;
-	struct conf *c = calloc(1, sizeof(*c));
-	if (!c) {
-		fprintf(stderr, "weir collect: out of memory\n");
-		return 1;
-	}
-	if (conf_load(c, o.file, o.ov, o.n_ov, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		free(c);
-		return 2;
-	}
-	if (o.foreground)
-		c->daemonize = false;
-	if (o.debug)
-		c->debug = true;
+	if (!c)
+		return rc;
 	if (c->allow_file[0] && !(allow = allow_list_load(c->allow_file, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
 		free(c);
@@ -509,7 +369,7 @@ int cmd_collect(int argc, char **argv)
 	const struct plugin_conf *pcs[MAX_TEE];
 	for (size_t i = 0; i < n_tee; i++)
 		pcs[i] = &tee[i];
-	if (!tee || setup_logging(c, &logf) < 0) {
+	if (!tee || daemon_log_open(c, NAME, "weir", &logf) < 0) {
 		rc = 1;
 	} else if (n_tee && !c->n_plugins) {
 		/* Only tee plugins: nothing to decode, the relay alone runs. */
@@ -524,10 +384,7 @@ int cmd_collect(int argc, char **argv)
 	free(tee);
 	if (allow)
 		allow_list_free(allow);
-	if (logf) {
-		log_setup(c->debug ? LL_DEBUG : LL_NOTICE, stderr, false, NULL);
-		fclose(logf);
-	}
+	daemon_log_close(c, logf);
 	free(c);
 	return rc;
 }

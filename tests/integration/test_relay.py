@@ -102,8 +102,11 @@ def exporters_seen(col):
     text = col.log_text()
     block = text[text.rfind('counters (exit)'):]
     out = {}
+    # Columns: exporter domain ver packets bytes records options seq_gaps tmpls held drops,
+    # then sFlow-only ones (sample_gaps ...) that this test does not read.
     for m in re.finditer(r'notice: (\d+\.\d+\.\d+\.\d+|[0-9a-f:]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+'
-                         r'(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$', block, re.M):
+                         r'(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+\d+)*\s*$',
+                         block, re.M):
         a = m.group(1)
         prev = out.get(a, (0, 0, 0, 0))
         out[a] = (prev[0] + int(m.group(4)), prev[1] + int(m.group(6)),

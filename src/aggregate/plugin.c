@@ -114,6 +114,16 @@ struct plugin {
 	struct ratelimit rl;
 
 	_Atomic uint64_t rows_out, rows_refused, flushes, write_errors, late_workers, merge_early;
+
+	/* Sink write/flush latency: only the writer adds, any thread reads (no lock). */
+	_Atomic uint64_t lat_bucket[PLUGIN_LAT_BUCKETS + 1]; /* per bucket; the last: above all */
+	_Atomic uint64_t lat_ns;
+
+	/* The stats readers (SIGUSR1, HTTP) against the sink's close; apart, as they get a const p
+	 */
+	pthread_mutex_t *smu;
+	char *sink_final;             /* the sink's stats line, taken just before it closed */
+	struct sink_backlog bl_final; /* and its backlog then */
 };
 
 struct plugin_set {
@@ -122,6 +132,11 @@ struct plugin_set {
 	struct enrich *enrich;
 	bool enrich_on;
 	struct plugin p[];
+};
+
+/* Prometheus' default buckets, with three finer ones for sinks that write to a local file. */
+const double plugin_lat_le[PLUGIN_LAT_BUCKETS] = {
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
 static uint64_t rel(const _Atomic uint64_t *v)
@@ -181,8 +196,9 @@ static int sync_init(struct plugin *p)
 
 	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC))
 		return -1;
-	int rc = pthread_mutex_init(&p->mu, NULL) || pthread_cond_init(&p->wake, &ca) ||
-	         pthread_cond_init(&p->freed, &ca);
+	p->smu = malloc(sizeof(*p->smu));
+	int rc = !p->smu || pthread_mutex_init(&p->mu, NULL) || pthread_mutex_init(p->smu, NULL) ||
+	         pthread_cond_init(&p->wake, &ca) || pthread_cond_init(&p->freed, &ca);
 	pthread_condattr_destroy(&ca);
 	return rc ? -1 : 0;
 }
@@ -271,11 +287,39 @@ static int plugin_init(struct plugin *p, const struct plugin_conf *pc, unsigned 
 	return 0;
 }
 
+/*
+ * Closes the sink (once), keeping its last stats line and backlog for the counters printed
+ * after the writers stopped (the exit log). Under smu: a stats reader never sees it closing.
+ */
+static void close_sink(struct plugin *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!p->sink || !p->smu)
+		return;
+	if (p->ops->stats) {
+		FILE *f = open_memstream(&text, &len);
+		if (f) {
+			p->ops->stats(p->sink, f);
+			fclose(f);
+		}
+	}
+	pthread_mutex_lock(p->smu);
+	if (p->ops->backlog)
+		p->ops->backlog(p->sink, &p->bl_final);
+	p->sink_final = text;
+	p->ops->close(p->sink);
+	p->sink = NULL;
+	pthread_mutex_unlock(p->smu);
+}
+
 static void plugin_free_one(struct plugin *p)
 {
-	if (p->sink && !p->started)
-		p->ops->close(p->sink);
-	p->sink = NULL;
+	if (!p->started)
+		close_sink(p);
+	free(p->sink_final);
+	free(p->smu);
 	if (p->all)
 		for (size_t i = 0; i < (size_t)p->n_workers * TBL_POOL; i++)
 			agg_table_free(p->all[i].t);
@@ -404,7 +448,8 @@ static void add(struct plugin *p, unsigned wi, const struct flow *f, int side,
 	q->flows = s->flows;
 	agg_table_prefetch_slot(t, q->h);
 	if (w->pend_n >= PEND / 2)
-		agg_table_prefetch_entry(t, w->pend[(w->pend_head + w->pend_n - PEND / 2) % PEND].h);
+		agg_table_prefetch_entry(t,
+		                         w->pend[(w->pend_head + w->pend_n - PEND / 2) % PEND].h);
 	w->pend_n++;
 }
 
@@ -490,6 +535,26 @@ static void give_back(struct plugin *p, struct ptable *t)
 	pthread_mutex_unlock(&p->mu);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Accounts one sink call that started at t0 (mono_ns) in the latency histogram. */
+static void lat_add(struct plugin *p, uint64_t t0)
+{
+	uint64_t ns = mono_ns() - t0;
+	double sec = (double)ns / 1e9;
+	size_t b = 0;
+
+	while (b < PLUGIN_LAT_BUCKETS && sec > plugin_lat_le[b])
+		b++;
+	inc(&p->lat_bucket[b], 1);
+	inc(&p->lat_ns, ns);
+}
+
 static void sink_write(struct plugin *p, const struct flow *rows, size_t n, uint64_t bin_ms)
 {
 	struct sink_rows r = {
@@ -500,7 +565,10 @@ static void sink_write(struct plugin *p, const struct flow *rows, size_t n, uint
 	    .stamp_updated_ms = now_ms(),
 	};
 
-	if (p->ops->write(p->sink, &r) < 0) {
+	uint64_t t0 = mono_ns();
+	int rc = p->ops->write(p->sink, &r);
+	lat_add(p, t0);
+	if (rc < 0) {
 		inc(&p->write_errors, 1);
 		inc(&p->rows_refused, n);
 		if (ratelimit_ok(&p->rl, mono_ms()))
@@ -630,7 +698,10 @@ static void close_interval(struct plugin *p, uint64_t now)
 	emit_all(p);
 	if (p->rows_in_bin == 0)
 		sink_write(p, NULL, 0, p->bin_ms); /* lets the sink write an empty file */
-	if (p->ops->flush(p->sink, now) < 0)
+	uint64_t t0 = mono_ns();
+	int rc = p->ops->flush(p->sink, now);
+	lat_add(p, t0);
+	if (rc < 0)
 		inc(&p->write_errors, 1);
 	inc(&p->flushes, 1);
 	p->rows_in_bin = 0;
@@ -710,8 +781,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&p->mu);
 	/* Final purge: the current interval, however short, then the sink goes away. */
 	close_interval(p, now_ms());
-	p->ops->close(p->sink);
-	p->sink = NULL;
+	close_sink(p);
 	return NULL;
 }
 
@@ -763,9 +833,7 @@ void plugin_stop(struct plugin_set *ps)
 	for (unsigned i = 0; i < ps->n; i++) {
 		struct plugin *p = &ps->p[i];
 		if (!p->started) {
-			if (p->sink)
-				p->ops->close(p->sink);
-			p->sink = NULL;
+			close_sink(p);
 			continue;
 		}
 		stop_one(p);
@@ -811,16 +879,43 @@ static const char *format_name(int f)
 	return f == PRINT_CSV ? "csv" : f == PRINT_FORMATTED ? "formatted" : "json";
 }
 
+/* Where a plugin's rows go, by sink type: files or stdout, a database, a URL, /metrics. */
+static void describe_dest(const struct plugin_conf *pc, FILE *out)
+{
+	const char *table = pc->sql_table[0] ? pc->sql_table : "(default)";
+
+	if (!strcmp(pc->type, "sqlite3")) {
+		fprintf(out, "rows to sqlite3 db %s table %s", pc->sql_db, table);
+	} else if (!strcmp(pc->type, "mysql") || !strcmp(pc->type, "pgsql")) {
+		fprintf(out, "rows to %s host %s", pc->type,
+		        pc->sql_host[0] ? pc->sql_host : "localhost");
+		if (pc->sql_port)
+			fprintf(out, " port %u", pc->sql_port);
+		fprintf(out, " db %s table %s", pc->sql_db, table);
+	} else if (!strcmp(pc->type, "influxdb")) {
+		fprintf(out, "line protocol to %s", pc->influx_url);
+		if (pc->influx_bucket[0])
+			fprintf(out, " org %s bucket %s", pc->influx_org, pc->influx_bucket);
+		else
+			fprintf(out, " db %s", pc->influx_database);
+	} else if (!strcmp(pc->type, "prometheus")) {
+		const char *at = pc->conf ? pc->conf->http_listen : "";
+		fprintf(out, "counters on /metrics at %s", at[0] ? at : "(no http_listen)");
+	} else {
+		fprintf(out, "%s to %s", format_name(pc->print_output),
+		        pc->print_output_file[0] ? pc->print_output_file : "stdout");
+		if (pc->print_latest_file[0])
+			fprintf(out, " (latest: %s)", pc->print_latest_file);
+	}
+}
+
 void plugin_describe(const struct plugin_set *ps, FILE *out)
 {
 	for (unsigned i = 0; i < ps->n; i++) {
 		const struct plugin *p = &ps->p[i];
 		const struct plugin_conf *pc = p->pc;
-		fprintf(out, "plugin %s[%s]: %s to %s", pc->type, pc->name,
-		        format_name(pc->print_output),
-		        pc->print_output_file[0] ? pc->print_output_file : "stdout");
-		if (pc->print_latest_file[0])
-			fprintf(out, " (latest: %s)", pc->print_latest_file);
+		fprintf(out, "plugin %s[%s]: ", pc->type, pc->name);
+		describe_dest(pc, out);
 		fprintf(out, ", every %llu s", (unsigned long long)(p->refresh_ms / 1000));
 		if (pc->history)
 			fprintf(out, ", bins of %u s", pc->history);
@@ -829,28 +924,86 @@ void plugin_describe(const struct plugin_set *ps, FILE *out)
 	}
 }
 
+static void stats_get(const struct plugin *p, struct plugin_stats *st)
+{
+	struct sink_backlog bl = {0};
+	uint64_t n = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->type = p->pc->type;
+	st->name = p->pc->name;
+	for (unsigned w = 0; w < p->n_workers; w++) {
+		st->records += rel(&p->pw[w].records);
+		st->filtered += rel(&p->pw[w].filtered);
+		st->tables += rel(&p->pw[w].tables);
+		st->early_flushes += rel(&p->pw[w].early);
+		st->stalls += rel(&p->pw[w].stalls);
+	}
+	st->early_flushes += rel(&p->merge_early);
+	st->rows_written = rel(&p->rows_out);
+	st->rows_refused = rel(&p->rows_refused);
+	st->flushes = rel(&p->flushes);
+	st->write_errors = rel(&p->write_errors);
+	st->late_workers = rel(&p->late_workers);
+	/* Buckets are read once each and made cumulative, so +Inf (the count) always matches. */
+	for (size_t b = 0; b <= PLUGIN_LAT_BUCKETS; b++) {
+		n += rel(&p->lat_bucket[b]);
+		if (b < PLUGIN_LAT_BUCKETS)
+			st->lat_bucket[b] = n;
+	}
+	st->lat_count = n;
+	st->lat_sum = (double)rel(&p->lat_ns) / 1e9;
+	pthread_mutex_lock(p->smu);
+	if (p->sink && p->ops->backlog)
+		p->ops->backlog(p->sink, &bl);
+	else if (!p->sink)
+		bl = p->bl_final;
+	pthread_mutex_unlock(p->smu);
+	st->backlog_items = bl.items;
+	st->backlog_bytes = bl.bytes;
+	st->backlog_dropped = bl.dropped;
+}
+
+void plugin_stats_foreach(const struct plugin_set *ps, plugin_stats_fn fn, void *arg)
+{
+	struct plugin_stats st;
+
+	for (unsigned i = 0; i < ps->n; i++) {
+		stats_get(&ps->p[i], &st);
+		fn(arg, &st);
+	}
+}
+
+/* The sink's own counters line: asked now, or the one kept when it closed. */
+static void sink_stats_print(const struct plugin *p, FILE *out)
+{
+	pthread_mutex_lock(p->smu);
+	if (p->sink && p->ops->stats)
+		p->ops->stats(p->sink, out);
+	else if (!p->sink && p->sink_final)
+		fputs(p->sink_final, out);
+	pthread_mutex_unlock(p->smu);
+}
+
 void plugin_stats_print(const struct plugin_set *ps, FILE *out)
 {
+	struct plugin_stats st;
+
 	for (unsigned i = 0; i < ps->n; i++) {
-		const struct plugin *p = &ps->p[i];
-		uint64_t recs = 0, filtered = 0, tables = 0, early = 0, stalls = 0;
-		for (unsigned w = 0; w < p->n_workers; w++) {
-			recs += rel(&p->pw[w].records);
-			filtered += rel(&p->pw[w].filtered);
-			tables += rel(&p->pw[w].tables);
-			early += rel(&p->pw[w].early);
-			stalls += rel(&p->pw[w].stalls);
-		}
+		stats_get(&ps->p[i], &st);
 		fprintf(out,
 		        "plugin %s[%s]: records %llu rows_written %llu filtered %llu rows_refused "
 		        "%llu tables %llu early_flushes %llu stalls %llu flushes %llu write_errors "
-		        "%llu late_workers %llu\n",
-		        p->pc->type, p->pc->name, (unsigned long long)recs,
-		        (unsigned long long)rel(&p->rows_out), (unsigned long long)filtered,
-		        (unsigned long long)rel(&p->rows_refused), (unsigned long long)tables,
-		        (unsigned long long)(early + rel(&p->merge_early)),
-		        (unsigned long long)stalls, (unsigned long long)rel(&p->flushes),
-		        (unsigned long long)rel(&p->write_errors),
-		        (unsigned long long)rel(&p->late_workers));
+		        "%llu late_workers %llu backlog_batches %llu backlog_bytes %llu "
+		        "write_calls %llu write_seconds %.6f\n",
+		        st.type, st.name, (unsigned long long)st.records,
+		        (unsigned long long)st.rows_written, (unsigned long long)st.filtered,
+		        (unsigned long long)st.rows_refused, (unsigned long long)st.tables,
+		        (unsigned long long)st.early_flushes, (unsigned long long)st.stalls,
+		        (unsigned long long)st.flushes, (unsigned long long)st.write_errors,
+		        (unsigned long long)st.late_workers, (unsigned long long)st.backlog_items,
+		        (unsigned long long)st.backlog_bytes, (unsigned long long)st.lat_count,
+		        st.lat_sum);
+		sink_stats_print(&ps->p[i], out);
 	}
 }

@@ -59,9 +59,40 @@ void plugin_tick(struct plugin_set *ps, unsigned worker, uint64_t now_ms);
 void plugin_stop(struct plugin_set *ps);
 void plugin_free(struct plugin_set *ps);
 
-/* One line per plugin: its key, where it writes (file pattern or stdout) and how often. */
+/*
+ * One line per plugin: where it writes (files or stdout, database and table, URL, /metrics),
+ * how often, and its key.
+ */
 void plugin_describe(const struct plugin_set *ps, FILE *out);
-/* Counters: records, filtered, rows written, tables handed over, early flushes, stalls ... */
+
+/* Upper bounds (seconds) of the write latency histogram's buckets; +Inf is lat_count. */
+#define PLUGIN_LAT_BUCKETS 14
+extern const double plugin_lat_le[PLUGIN_LAT_BUCKETS];
+
+/* One plugin's counters, a snapshot. */
+struct plugin_stats {
+	const char *type, *name; /* valid while the plugin set lives */
+	uint64_t records, filtered, rows_written, rows_refused, tables, early_flushes, stalls,
+	    flushes, write_errors, late_workers;
+	/* The sink's backlog (its backlog hook; 0 for sinks without one, last values once closed)
+	 */
+	uint64_t backlog_items, backlog_bytes, backlog_dropped;
+	/* Duration of the writer's sink write and flush calls: cumulative counts per bucket. */
+	uint64_t lat_bucket[PLUGIN_LAT_BUCKETS];
+	uint64_t lat_count;
+	double lat_sum; /* seconds */
+};
+
+typedef void (*plugin_stats_fn)(void *arg, const struct plugin_stats *st);
+
+/* Calls fn with each plugin's counters, in configuration order; any thread, until plugin_free. */
+void plugin_stats_foreach(const struct plugin_set *ps, plugin_stats_fn fn, void *arg);
+
+/*
+ * Counters, one line per plugin: records, filtered, rows written, tables handed over, early
+ * flushes, stalls, backlog, write calls ..., followed by the sink's own line (its stats hook)
+ * when it has one -- also after plugin_stop(), as of just before the sink closed.
+ */
 void plugin_stats_print(const struct plugin_set *ps, FILE *out);
 
 #endif

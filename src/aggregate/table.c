@@ -52,7 +52,8 @@ struct agg_table *agg_table_new(size_t klen, size_t bound, uint64_t seed)
 	t->mask = (uint32_t)(slots - 1);
 	t->seed = seed;
 	t->slots = calloc(slots, sizeof(*t->slots));
-	t->ents = malloc(bound * t->stride);
+	/* Cache-line aligned: with a 64-byte stride every entry is one line, not two. */
+	t->ents = aligned_alloc(64, (bound * t->stride + 63) & ~(size_t)63);
 	if (!t->slots || !t->ents) {
 		agg_table_free(t);
 		return NULL;
@@ -122,6 +123,12 @@ bool agg_table_add(struct agg_table *t, const uint8_t *key, uint64_t bytes, uint
                    uint64_t flows, uint8_t tcp_flags)
 {
 	uint32_t h = (uint32_t)agg_hash(key, t->klen, t->seed);
+	return add_hashed(t, key, h, bytes, packets, flows, tcp_flags);
+}
+
+bool agg_table_add_hashed(struct agg_table *t, const uint8_t *key, uint32_t h, uint64_t bytes,
+                          uint64_t packets, uint64_t flows, uint8_t tcp_flags)
+{
 	return add_hashed(t, key, h, bytes, packets, flows, tcp_flags);
 }
 

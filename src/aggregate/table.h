@@ -48,14 +48,41 @@ uint64_t agg_hash(const void *key, size_t len, uint64_t seed);
 bool agg_table_add(struct agg_table *t, const uint8_t *key, uint64_t bytes, uint64_t packets,
                    uint64_t flows, uint8_t tcp_flags);
 
-/* Adds every entry of src into dst; returns how many entries of src were merged (stops when dst
- * is full: the caller empties dst and calls again with `from` = the return value). */
-size_t agg_table_merge(struct agg_table *dst, const struct agg_table *src, size_t from);
-
 static inline struct agg_entry *agg_table_entry(const struct agg_table *t, size_t i)
 {
 	return (struct agg_entry *)(void *)(t->ents + i * t->stride);
 }
+
+/* The hash agg_table_add() files key under in t (its low 32 bits). */
+static inline uint32_t agg_table_hash(const struct agg_table *t, const uint8_t *key)
+{
+	return (uint32_t)agg_hash(key, t->klen, t->seed);
+}
+
+/*
+ * Batched adds hide the table's two cache misses: prefetch the first slot of a key's probe
+ * chain as soon as its hash is known, then (some adds later) the entry that slot points at,
+ * and only then add.
+ */
+static inline void agg_table_prefetch_slot(const struct agg_table *t, uint32_t h)
+{
+	__builtin_prefetch(&t->slots[h & t->mask], 1);
+}
+
+static inline void agg_table_prefetch_entry(const struct agg_table *t, uint32_t h)
+{
+	const struct agg_slot *s = &t->slots[h & t->mask];
+	if (s->idx && s->hash == h)
+		__builtin_prefetch(agg_table_entry(t, s->idx - 1), 1);
+}
+
+/* agg_table_add() with h = agg_table_hash(t, key) already computed. */
+bool agg_table_add_hashed(struct agg_table *t, const uint8_t *key, uint32_t h, uint64_t bytes,
+                          uint64_t packets, uint64_t flows, uint8_t tcp_flags);
+
+/* Adds every entry of src into dst; returns how many entries of src were merged (stops when dst
+ * is full: the caller empties dst and calls again with `from` = the return value). */
+size_t agg_table_merge(struct agg_table *dst, const struct agg_table *src, size_t from);
 
 /* Empties the table, keeping its memory. */
 void agg_table_clear(struct agg_table *t);

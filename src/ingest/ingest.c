@@ -18,6 +18,7 @@
 
 #include "aggregate/plugin.h"
 #include "conf/conf.h"
+#include "ingest/sfcounters.h"
 #include "ingest/udp.h"
 #include "lib/log.h"
 #include "weir/decoder.h"
@@ -30,6 +31,20 @@
 #define MAX_WORKERS    256
 #define MAX_TMPL_FILES 256
 #define STATS_WAIT_MS  3000
+
+/*
+ * Wake-up coalescing. A fast stream wakes a worker every few datagrams, and on a small machine
+ * the wake-up costs more than the datagrams; so when the last wake-up found a stream but not a
+ * full batch, the worker naps until about half a batch should be queued: at most
+ * COALESCE_MAX_NS, and never long enough to fill more than 1/COALESCE_BUF_DIV of the smallest
+ * receive buffer at the measured rate. Streams slower than COALESCE_MIN_DGRAMS per nap are not
+ * worth it.
+ */
+#define COALESCE_MAX_NS     500000
+#define COALESCE_MIN_NS     20000
+#define COALESCE_MIN_DGRAMS 4
+#define COALESCE_BUF_DIV    4
+#define DGRAM_OVERHEAD      1024 /* skb bytes a datagram costs the receive buffer beyond its data */
 
 struct sock {
 	int fd;
@@ -55,6 +70,8 @@ struct worker {
 	_Atomic bool stats_req;
 	char *stats; /* under ing->mu: the worker's decode counters, printed on request */
 	bool stats_done;
+	uint64_t last_wake_ns; /* coalescing: when the previous receive pass started */
+	int rcvbuf_min;        /* coalescing: the smallest receive buffer of its sockets */
 };
 
 struct ingest {
@@ -66,6 +83,8 @@ struct ingest {
 	bool running;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	struct ingest_tap tap;  /* the tee plugin's view of raw datagrams; fns NULL when none */
+	struct sfcounters *sfc; /* sFlow counter samples: sfacctd_counter_file, /metrics */
 	struct worker w[];
 };
 
@@ -103,6 +122,7 @@ static void limits_from_conf(struct decode_limits *l, const struct conf *c,
 		l->log_per_sec = c->log_rate;
 	l->time_new = c->time_new;
 	l->allow = allow;
+	l->sflow_renormalize = c->sfacctd_renormalize;
 }
 
 static int worker_open(struct ingest *ing, struct worker *w, const struct decode_limits *l,
@@ -130,6 +150,8 @@ static int worker_open(struct ingest *ing, struct worker *w, const struct decode
 			return -1;
 		w->pfd[i].fd = s->fd;
 		w->pfd[i].events = POLLIN;
+		if (i == 0 || s->info.rcvbuf_got < w->rcvbuf_min)
+			w->rcvbuf_min = s->info.rcvbuf_got;
 	}
 	w->pfd[c->n_listen].fd = ing->stop_fd;
 	w->pfd[c->n_listen].events = POLLIN;
@@ -138,6 +160,10 @@ static int worker_open(struct ingest *ing, struct worker *w, const struct decode
 	w->ctx.emit = worker_emit;
 	w->ctx.emit_arg = w;
 	w->ctx.want_options = false;
+	if (ing->sfc) {
+		w->ctx.counters = sfcounters_write;
+		w->ctx.counters_arg = ing->sfc;
+	}
 	ratelimit_init(&w->rl, c->log_rate ? c->log_rate : 10);
 	return 0;
 }
@@ -251,6 +277,10 @@ struct ingest *ingest_open(const struct conf *c, unsigned n_workers, struct plug
 		return NULL;
 	}
 	limits_from_conf(&l, c, allow);
+	if (!(ing->sfc = sfcounters_open(c->sfacctd_counter_file, err, errlen))) {
+		ingest_free(ing);
+		return NULL;
+	}
 	for (unsigned i = 0; i < n_workers; i++) {
 		ing->w[i].ing = ing;
 		ing->w[i].id = i;
@@ -276,8 +306,28 @@ static void decode_one(struct worker *w, struct sock *s, const struct udp_dgram 
 	atomic_fetch_add_explicit(&s->bytes, d->len, memory_order_relaxed);
 }
 
-/* Up to max_calls recvmmsg() batches from one socket; stops early once it is empty. */
-static void rx_socket(struct worker *w, struct sock *s, unsigned max_calls)
+/* The tap reads the batch before decode; the buffers are not reused until its flush. */
+static void tap_batch(struct worker *w, struct sock *s, int n)
+{
+	const struct ingest_tap *t = &w->ing->tap;
+
+	for (int i = 0; i < n; i++)
+		t->dgram(t->arg, w->id, udp_rx_get(w->rx, i), s->info.port);
+	t->flush(t->arg, w->id);
+}
+
+void ingest_set_tap(struct ingest *ing, const struct ingest_tap *tap)
+{
+	ing->tap = *tap;
+}
+
+/*
+ * Up to max_calls recvmmsg() batches from one socket; stops early once it is empty. Adds the
+ * datagrams and bytes taken to *dgrams and *bytes; returns false when it stopped at max_calls
+ * with the socket maybe not empty.
+ */
+static bool rx_socket(struct worker *w, struct sock *s, unsigned max_calls, uint64_t *dgrams,
+                      uint64_t *bytes)
 {
 	for (unsigned k = 0; k < max_calls; k++) {
 		int n = udp_recv(w->rx, s->fd, &s->ovfl);
@@ -285,20 +335,58 @@ static void rx_socket(struct worker *w, struct sock *s, unsigned max_calls)
 			atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 			if (ratelimit_ok(&w->rl, mono_ms()))
 				WLOG(LL_WARN, "udp %s: recvmmsg: %s", s->la->text, strerror(errno));
-			return;
+			return true;
 		}
 		if (n == 0)
-			return;
+			return true;
+		if (w->ing->tap.dgram)
+			tap_batch(w, s, n);
 		/* One clock read per batch: arrival time at millisecond grain is enough. */
 		uint64_t now = now_ms();
-		for (int i = 0; i < n; i++)
-			decode_one(w, s, udp_rx_get(w->rx, i), now);
+		for (int i = 0; i < n; i++) {
+			const struct udp_dgram *d = udp_rx_get(w->rx, i);
+			*bytes += d->len;
+			decode_one(w, s, d, now);
+		}
+		*dgrams += (unsigned)n;
 		if (w->batch->n)
 			worker_emit(w, w->batch);
 		atomic_store_explicit(&s->kernel_drops, s->ovfl, memory_order_relaxed);
 		if (n < UDP_BATCH)
-			return;
+			return true;
 	}
+	return false;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* After a receive pass that started at t0 and emptied its sockets: nap if a stream is flowing. */
+static void coalesce(struct worker *w, uint64_t t0, uint64_t dgrams, uint64_t bytes)
+{
+	uint64_t dt = t0 - w->last_wake_ns, gap, nap, cap;
+
+	w->last_wake_ns = t0;
+	if (dgrams == 0 || dgrams >= UDP_BATCH / 2 * RX_STEPS || dt == 0)
+		return;
+	gap = dt / dgrams; /* the mean time between datagrams since the previous pass */
+	if (gap * COALESCE_MIN_DGRAMS > COALESCE_MAX_NS)
+		return;
+	nap = gap * (UDP_BATCH / 2);
+	cap =
+	    gap * ((uint64_t)w->rcvbuf_min / (bytes / dgrams + DGRAM_OVERHEAD) / COALESCE_BUF_DIV);
+	if (nap > cap)
+		nap = cap;
+	if (nap > COALESCE_MAX_NS)
+		nap = COALESCE_MAX_NS;
+	if (nap < COALESCE_MIN_NS)
+		return;
+	struct timespec ts = {0, (long)nap};
+	nanosleep(&ts, NULL);
 }
 
 static void answer_stats(struct worker *w)
@@ -341,17 +429,28 @@ static void *worker_main(void *arg)
 	struct ingest *ing = w->ing;
 	size_t ns = ing->c->n_listen;
 
+	uint64_t dgrams, bytes;
+
+	w->last_wake_ns = mono_ns();
 	while (!atomic_load_explicit(&ing->stop, memory_order_acquire)) {
 		int rc = poll(w->pfd, ns + 1, POLL_MS);
+		bool empty = true;
+		uint64_t t0 = mono_ns();
+		dgrams = bytes = 0;
 		if (rc > 0)
 			for (size_t i = 0; i < ns; i++)
 				if (w->pfd[i].revents & (POLLIN | POLLERR))
-					rx_socket(w, &w->socks[i], RX_STEPS);
+					empty &=
+					    rx_socket(w, &w->socks[i], RX_STEPS, &dgrams, &bytes);
 		housekeeping(w, now_ms());
+		if (empty)
+			coalesce(w, t0, dgrams, bytes);
+		else
+			w->last_wake_ns = t0;
 	}
 	/* What the kernel already queued for us was sent before the stop: take it too. */
 	for (size_t i = 0; i < ns; i++)
-		rx_socket(w, &w->socks[i], DRAIN_STEPS);
+		rx_socket(w, &w->socks[i], DRAIN_STEPS, &dgrams, &bytes);
 	for (size_t i = 0; i < ns; i++)
 		atomic_store_explicit(&w->socks[i].kernel_drops, w->socks[i].ovfl,
 		                      memory_order_relaxed);
@@ -461,9 +560,16 @@ static void collect_worker_stats(struct ingest *ing)
 	pthread_mutex_unlock(&ing->mu);
 }
 
+void ingest_metrics(struct ingest *ing, struct prom *p)
+{
+	sfcounters_metrics(ing->sfc, p);
+}
+
 void ingest_stats_print(struct ingest *ing, FILE *out)
 {
 	socket_stats(ing, out);
+	if (ing->tap.stats)
+		ing->tap.stats(ing->tap.arg, out);
 	if (ing->running)
 		collect_worker_stats(ing);
 	for (unsigned i = 0; i < ing->n; i++) {
@@ -505,6 +611,7 @@ void ingest_free(struct ingest *ing)
 		worker_free(&ing->w[i], ing->c->n_listen);
 	if (ing->stop_fd >= 0)
 		close(ing->stop_fd);
+	sfcounters_close(ing->sfc);
 	pthread_mutex_destroy(&ing->mu);
 	pthread_cond_destroy(&ing->cv);
 	free(ing);

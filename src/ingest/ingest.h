@@ -4,6 +4,7 @@
 #define WEIR_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct allow_list;
@@ -21,6 +22,21 @@ unsigned ingest_worker_count(const struct conf *c);
  */
 struct ingest *ingest_open(const struct conf *c, unsigned n_workers, struct plugin_set *ps,
                            const struct allow_list *allow, char *err, size_t errlen);
+
+/*
+ * A tap sees every received datagram before it is decoded (the tee plugin relays them): dgram
+ * gets each datagram of a recvmmsg batch with the local port it arrived on, read-only and valid
+ * until flush, which follows the batch; stats adds the tap's counters to ingest_stats_print().
+ * Called from the worker threads (worker = its index). Set before ingest_start().
+ */
+struct udp_dgram;
+struct ingest_tap {
+	void (*dgram)(void *arg, unsigned worker, const struct udp_dgram *d, uint16_t port);
+	void (*flush)(void *arg, unsigned worker);
+	void (*stats)(void *arg, FILE *out);
+	void *arg;
+};
+void ingest_set_tap(struct ingest *ing, const struct ingest_tap *tap);
 
 /* Starts the worker threads. 0 ok, -1 with err set. */
 int ingest_start(struct ingest *ing, char *err, size_t errlen);
@@ -41,6 +57,10 @@ void ingest_describe(const struct ingest *ing, FILE *out);
  * its own decode state on request) and after ingest_stop().
  */
 void ingest_stats_print(struct ingest *ing, FILE *out);
+
+/* Series for /metrics beyond the counters text: each sFlow interface's latest counters. */
+struct prom;
+void ingest_metrics(struct ingest *ing, struct prom *p);
 
 void ingest_free(struct ingest *ing);
 

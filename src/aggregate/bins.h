@@ -10,11 +10,30 @@
 
 #define AGG_PRORATE_MAX 64 /* a flow spanning more bins is accounted to its first one */
 
+/* agg_bins.restart: s/m/h/d bins also start at every week / month start (*_history_roundoff). */
+enum agg_restart { AGG_RESTART_NONE = 0, AGG_RESTART_WEEK, AGG_RESTART_MONTH };
+
+#define AGG_WEEK        604800u /* seconds */
+#define AGG_WEEK_ANCHOR 345600u /* 1970-01-05, the first Monday (the epoch was a Thursday) */
+
+/*
+ * Bins are [anchor + k * history) shifted by offset (plus [0, anchor) before the first), or
+ * calendar months when months is set; restart cuts them at every week/month start as well.
+ */
 struct agg_bins {
-	uint32_t history; /* seconds; 0 = no bins */
+	uint32_t history; /* seconds; 0 = no bins (unless months) */
 	uint32_t offset;  /* seconds the boundaries are shifted by */
 	bool pro_rating;
+	uint32_t months; /* bins of this many calendar months (UTC); history is then 0 */
+	uint32_t anchor; /* a boundary, seconds since the epoch: AGG_WEEK_ANCHOR for weeks */
+	uint8_t restart; /* enum agg_restart */
 };
+
+/* Fills b's history/months/anchor/restart from plugin_conf's history and roundoff letters. */
+void agg_bins_set(struct agg_bins *b, uint32_t history, const char *roundoff);
+
+/* The start of the bin after the one starting at bin (seconds since the epoch). */
+uint64_t agg_bin_next(const struct agg_bins *b, uint32_t bin);
 
 /* One bin's part of a flow. */
 struct agg_share {

@@ -241,7 +241,7 @@ static int configure(struct plugin *p, const struct plugin_conf *pc, char *err, 
 	}
 	if (pc->history)
 		p->key.fields |= FMT_BIT(FMT_F_STAMPS);
-	p->bins.history = pc->history;
+	agg_bins_set(&p->bins, pc->history, pc->history_roundoff);
 	p->bins.offset = pc->history_offset;
 	p->bins.pro_rating = pc->conf && pc->conf->pro_rating;
 	p->time_new = pc->conf && pc->conf->time_new;
@@ -917,8 +917,10 @@ void plugin_describe(const struct plugin_set *ps, FILE *out)
 		fprintf(out, "plugin %s[%s]: ", pc->type, pc->name);
 		describe_dest(pc, out);
 		fprintf(out, ", every %llu s", (unsigned long long)(p->refresh_ms / 1000));
-		if (pc->history)
-			fprintf(out, ", bins of %u s", pc->history);
+		if (p->bins.months)
+			fprintf(out, ", bins of %u month(s)", p->bins.months);
+		else if (p->bins.history)
+			fprintf(out, ", bins of %u s", p->bins.history);
 		fprintf(out, "; key %zu bytes (%s), table %u entries per worker\n", p->key.len,
 		        pc->aggregate, pc->print_cache_entries);
 	}

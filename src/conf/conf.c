@@ -190,6 +190,24 @@ static uint64_t suffix_factor(enum key_type t, const char *s, uint32_t unit_ms)
 	return 0;
 }
 
+/* The longest 1w / 1M history: ten years of months, or of weeks. */
+#define CONF_CALENDAR_MAX 520u
+
+/*
+ * A calendar suffix of *_history: w (weeks) or M (months, case-sensitive since m is
+ * minutes). Returns its CONF_HISTORY_* flag, 0 when s is another suffix.
+ */
+static uint32_t calendar_unit(const char *s)
+{
+	while (*s == ' ')
+		s++;
+	if (!strcmp(s, "w") || !strcmp(s, "W"))
+		return CONF_HISTORY_WEEKS;
+	if (!strcmp(s, "M"))
+		return CONF_HISTORY_MONTHS;
+	return 0;
+}
+
 static bool set_number(const struct key_def *k, char *dst, const char *val, char *msg,
                        size_t msglen)
 {
@@ -198,10 +216,23 @@ static bool set_number(const struct key_def *k, char *dst, const char *val, char
 	const char *rest = parse_digits(val, &v);
 	uint64_t f = 1;
 
+	uint32_t cal = k->calendar && rest != val ? calendar_unit(rest) : 0;
+	if (cal) {
+		if (v < 1 || v > CONF_CALENDAR_MAX) {
+			snprintf(msg, msglen, "'%s' is not 1 to %u weeks or months",
+			         show(val, shown, sizeof(shown)), CONF_CALENDAR_MAX);
+			return false;
+		}
+		cal |= (uint32_t)v;
+		memcpy(dst, &cal, sizeof(cal));
+		return true;
+	}
 	if (rest == val || (k->type == KT_UINT && *rest) ||
 	    (k->type != KT_UINT && !(f = suffix_factor(k->type, rest, k->unit_ms)))) {
 		snprintf(msg, msglen, "'%s' is not a %s", show(val, shown, sizeof(shown)),
-		         k->type == KT_SIZE       ? "size (bytes, or a number with k, m, g)"
+		         k->type == KT_SIZE ? "size (bytes, or a number with k, m, g)"
+		         : k->type == KT_DURATION && k->calendar
+		             ? "duration (a number with s, m, h, d, w, M)"
 		         : k->type == KT_DURATION ? "duration (a number with ms, s, m, h, d)"
 		                                  : "number");
 		return false;

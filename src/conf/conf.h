@@ -14,6 +14,11 @@
 #define CONF_STR         256
 #define CONF_LIST        1024
 
+/* plugin_conf.history: the unit flags of 1w / 1M values (the low bits hold the count). */
+#define CONF_HISTORY_WEEKS  0x40000000u /* 7-day bins from Monday 00:00 UTC */
+#define CONF_HISTORY_MONTHS 0x80000000u /* calendar months, UTC */
+#define CONF_HISTORY_COUNT  0x3fffffffu
+
 enum print_format { PRINT_JSON = 0, PRINT_CSV, PRINT_FORMATTED };
 
 /* One UDP listener, resolved from nfacctd_ip x nfacctd_port (and later sfacctd_*). */
@@ -41,7 +46,8 @@ struct plugin_conf {
 	bool print_markers;
 	bool print_output_file_append;
 	bool print_write_empty_file;
-	uint32_t history;         /* print_history / sql_history: time bin, seconds; 0 = none */
+	uint32_t history;         /* print_history / sql_history: time bin, seconds; 0 = none; or a
+	                             count of weeks / months flagged CONF_HISTORY_WEEKS / _MONTHS */
 	char history_roundoff[8]; /* *_history_roundoff: subset of "mhdwM" */
 	uint32_t history_offset;  /* *_history_offset: seconds the bins are shifted by */
 	char pre_tag_filter[CONF_LIST]; /* tags (and a-b ranges) a flow must carry; empty = all */

@@ -556,19 +556,24 @@ const struct key_def conf_keys[] = {
      .unit_ms = 1000,
      .def = "0",
      .section = "Plugins",
-     .help = "Time bin of the plugin's rows (10s, 5m, 1h, 1d); 0 = the refresh interval. Rows "
-             "carry stamp_inserted/stamp_updated when set.",
-     .pmacct = "Same (pmacct also takes w and M)."},
+     .calendar = true,
+     .help =
+         "Time bin of the plugin's rows (10s, 5m, 1h, 1d; 1w = weeks from Monday 00:00 UTC; "
+         "1M = calendar months in UTC, N months starting at multiples of N since 1970-01; 1 to 520 "
+         "w or M); "
+         "0 = the refresh interval. Rows carry stamp_inserted/stamp_updated when set.",
+     .pmacct = "Same, with the same s/m/h/d/w/M units."},
     {.name = "print_history_roundoff",
      .type = KT_STRING,
      P(history_roundoff),
      .def = "",
      .check = check_roundoff,
      .section = "Plugins",
-     .help = "Accepted for pmacct configurations: weir's bins are multiples of the bin length "
-             "since the epoch (UTC), so they start on whole minutes/hours/days whenever the "
-             "length divides them.",
-     .pmacct = "Same letters (w and M are accepted and align to the day)."},
+     .help = "m, h, d are implied: weir's bins are multiples of the bin length since the "
+             "epoch (UTC), so they start on whole minutes/hours/days whenever the length divides "
+             "them. w / M make s/m/h/d bins also start at every week (Monday 00:00 UTC) / month "
+             "start, the bin before it cut short; 1w and 1M bins always align so.",
+     .pmacct = "Same letters (pmacct rounds the first bin's start; weir aligns every bin)."},
     {.name = "print_history_offset",
      .type = KT_DURATION,
      P(history_offset),
@@ -585,6 +590,7 @@ const struct key_def conf_keys[] = {
      .min = 0,
      .max = 31 * 86400,
      .unit_ms = 1000,
+     .calendar = true,
      .def = "0",
      .section = "Plugins",
      .help = "Alias of print_history for configurations written for the SQL plugins.",

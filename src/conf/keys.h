@@ -39,8 +39,9 @@ struct key_def {
 	size_t off;  /* offsetof into struct conf or struct plugin_conf */
 	size_t size; /* size of that member */
 	uint32_t min, max;
-	uint32_t unit_ms;           /* KT_DURATION: 1 = stored in ms, 1000 = in seconds */
-	const char *def;            /* default, as config text, applied through the setter */
+	uint32_t unit_ms; /* KT_DURATION: 1 = stored in ms, 1000 = in seconds */
+	bool calendar;   /* KT_DURATION: also N w / N M, stored as CONF_HISTORY_WEEKS/_MONTHS | N */
+	const char *def; /* default, as config text, applied through the setter */
 	const char *const *choices; /* KT_ENUM: NULL-terminated, index = stored value */
 	key_check_fn check;
 	const char *section; /* heading in the reference */

@@ -271,6 +271,122 @@ static void bins_and_offset(void **state)
 	assert_int_equal(agg_bin_of(&b, UINT64_C(1715677260000)), 0);
 }
 
+#define SEC(t) ((uint64_t)(t)*1000)
+
+/* 1w / 2w bins start on Mondays 00:00 UTC; 2w ones on even weeks since 1970-01-05. */
+static void bins_of_weeks(void **state)
+{
+	struct agg_bins b = {0};
+
+	agg_bins_set(&b, CONF_HISTORY_WEEKS | 1, "");
+	assert_int_equal(agg_bin_of(&b, SEC(1715774400)), 1715558400); /* Wed 05-15 -> Mon 05-13 */
+	assert_int_equal(agg_bin_of(&b, SEC(1716163200) - 1), 1715558400);
+	assert_int_equal(agg_bin_of(&b, SEC(1716163200)), 1716163200);
+	assert_int_equal(agg_bin_next(&b, 1715558400), 1716163200);
+	agg_bins_set(&b, CONF_HISTORY_WEEKS | 2, "");
+	assert_int_equal(agg_bin_of(&b, SEC(1716199200)), 1715558400); /* Mon 05-20 -> 05-13 */
+	assert_int_equal(agg_bin_next(&b, 1715558400), 1716768000);
+	/* A plain 7d stays a multiple of 7 days since the epoch (a Thursday)... */
+	agg_bins_set(&b, 7 * 86400, "");
+	assert_int_equal(agg_bin_of(&b, SEC(1715774400)), 1715817600 - 7 * 86400);
+	/* ...and roundoff w cuts s/m/h/d bins at every Monday: 2d bins of Mon, Wed, Fri, Sun. */
+	agg_bins_set(&b, 2 * 86400, "w");
+	assert_int_equal(agg_bin_of(&b, SEC(1716112800)), 1716076800); /* Sun 05-19 */
+	assert_int_equal(agg_bin_next(&b, 1716076800), 1716163200);    /* one day long */
+	assert_int_equal(agg_bin_of(&b, SEC(1715774400)), 1715731200); /* Wed 05-15 00:00 */
+}
+
+/* 1M bins are calendar months; N months start at multiples of N months since 1970-01. */
+static void bins_of_months(void **state)
+{
+	struct agg_bins b = {0};
+
+	agg_bins_set(&b, CONF_HISTORY_MONTHS | 1, "");
+	assert_int_equal(b.history, 0);
+	assert_int_equal(b.months, 1);
+	assert_int_equal(agg_bin_of(&b, SEC(1735689599)), 1733011200); /* 2024-12-31 23:59:59 */
+	assert_int_equal(agg_bin_next(&b, 1733011200), 1735689600);    /* -> 2025-01-01 */
+	assert_int_equal(agg_bin_of(&b, SEC(1735689600)), 1735689600);
+	assert_int_equal(agg_bin_next(&b, 1735689600), 1738368000);
+	assert_int_equal(agg_bin_of(&b, SEC(1709208000)), 1706745600); /* 2024-02-29 (leap) */
+	assert_int_equal(agg_bin_next(&b, 1706745600), 1709251200);    /* 29 days */
+	assert_int_equal(agg_bin_of(&b, SEC(1677625200)), 1675209600); /* 2023-02-28 */
+	assert_int_equal(agg_bin_next(&b, 1675209600), 1677628800);    /* 28 days */
+	assert_int_equal(agg_bin_of(&b, 0), 0);
+	agg_bins_set(&b, CONF_HISTORY_MONTHS | 3, "");
+	assert_int_equal(agg_bin_of(&b, SEC(1716199200)), 1711929600); /* 2024-05 -> 04-01 */
+	assert_int_equal(agg_bin_next(&b, 1711929600), 1719792000);    /* -> 07-01 */
+	agg_bins_set(&b, CONF_HISTORY_MONTHS | 5, "");
+	assert_int_equal(agg_bin_of(&b, SEC(1716199200)), 1709251200); /* month 652 -> 650 */
+	assert_int_equal(agg_bin_next(&b, 1709251200), 1722470400);    /* -> 2024-08-01 */
+	/* Roundoff M cuts s/m/h/d bins at every month start. */
+	agg_bins_set(&b, 7 * 86400, "M");
+	assert_int_equal(agg_bin_of(&b, SEC(1711756800)), 1711670400); /* 03-30 -> 03-29 */
+	assert_int_equal(agg_bin_next(&b, 1711670400), 1711929600);    /* cut at 04-01 */
+	/* history_offset shifts calendar bins too. */
+	agg_bins_set(&b, CONF_HISTORY_MONTHS | 1, "");
+	b.offset = 3600;
+	assert_int_equal(agg_bin_of(&b, SEC(1735689600)), 1733011200 + 3600);
+	assert_int_equal(agg_bin_of(&b, SEC(1735689600 + 3600)), 1735689600 + 3600);
+	assert_int_equal(agg_bin_next(&b, 1733011200 + 3600), 1735689600 + 3600);
+}
+
+/* Pro-rating splits at the real month boundary and conserves the counters. */
+static void pro_rating_across_months(void **state)
+{
+	struct agg_bins b = {.pro_rating = true};
+	struct agg_share sh[AGG_PRORATE_MAX];
+	struct flow f = {0};
+
+	agg_bins_set(&b, CONF_HISTORY_MONTHS | 1, "");
+	f.present = UINT64_C(1) << FF_FIRST | UINT64_C(1) << FF_LAST;
+	f.first_ms = SEC(1706702400); /* 2024-01-31 12:00 */
+	f.last_ms = SEC(1706788800);  /* 2024-02-01 12:00 */
+	f.bytes = 1001;
+	f.packets = 3;
+	size_t n = agg_bins_split(&b, &f, f.last_ms, 1, sh);
+	assert_int_equal(n, 2);
+	assert_int_equal(sh[0].bin, 1704067200); /* 2024-01-01 */
+	assert_int_equal(sh[1].bin, 1706745600); /* 2024-02-01 */
+	assert_int_equal(sh[0].bytes, 500);
+	assert_int_equal(sh[1].bytes, 501);
+	assert_int_equal(sh[0].packets + sh[1].packets, 3);
+	assert_int_equal(sh[0].flows, 1);
+	assert_int_equal(sh[1].flows, 0);
+	/* Longer than AGG_PRORATE_MAX months: all of it in the bin of the given time. */
+	f.last_ms = f.first_ms + SEC(70 * 31 * 86400);
+	assert_int_equal(agg_bins_split(&b, &f, f.first_ms, 1, sh), 1);
+	assert_int_equal(sh[0].bin, 1704067200);
+	assert_int_equal(sh[0].bytes, 1001);
+	/* Random spans over weeks and months conserve, and the bins are consecutive. */
+	uint64_t s = 7;
+	for (int i = 0; i < 3000; i++) {
+		agg_bins_set(&b,
+		             i % 3 == 0   ? CONF_HISTORY_MONTHS | (uint32_t)(1 + i % 4)
+		             : i % 3 == 1 ? CONF_HISTORY_WEEKS | 1
+		                          : 86400,
+		             i % 3 == 2 ? "M" : "");
+		f.first_ms = SEC(1700000000) + rnd(&s) % SEC(400 * 86400);
+		f.last_ms = f.first_ms + rnd(&s) % SEC(200 * 86400);
+		f.bytes = rnd(&s) % UINT64_C(1000000000000);
+		f.packets = rnd(&s) % 1000000;
+		n = agg_bins_split(&b, &f, f.first_ms, 1, sh);
+		uint64_t by = 0, pk = 0;
+		for (size_t j = 0; j < n; j++) {
+			by += sh[j].bytes;
+			pk += sh[j].packets;
+			if (j)
+				assert_int_equal(agg_bin_next(&b, sh[j - 1].bin), sh[j].bin);
+		}
+		assert_int_equal(by, f.bytes);
+		assert_int_equal(pk, f.packets);
+		if (n > 1) {
+			assert_int_equal(sh[0].bin, agg_bin_of(&b, f.first_ms));
+			assert_int_equal(sh[n - 1].bin, agg_bin_of(&b, f.last_ms));
+		}
+	}
+}
+
 /* A flow over 2.5 bins is spread by overlap; the shares sum to the flow exactly. */
 static void pro_rating_spreads_and_conserves(void **state)
 {
@@ -468,6 +584,9 @@ int main(void)
 	    cmocka_unit_test(conservation_through_tables),
 	    cmocka_unit_test(stage_conserves_with_early_flushes),
 	    cmocka_unit_test(bad_plugin_config_is_refused),
+	    cmocka_unit_test(bins_of_weeks),
+	    cmocka_unit_test(bins_of_months),
+	    cmocka_unit_test(pro_rating_across_months),
 	};
 	log_setup(LL_ERR, stderr, false, "test");
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,6 +270,42 @@ static void numbers_and_bounds(void **state)
 	         "(1..1000000)");
 }
 
+/* *_history takes pmacct's w (weeks) and M (months) besides s/m/h/d. */
+static void history_weeks_and_months(void **state)
+{
+	struct conf *c = *state;
+
+	load_ok(c, "print_history: 1w\n");
+	assert_int_equal(c->plugins[0].history, CONF_HISTORY_WEEKS | 1);
+	load_ok(c, "sql_history: 3M\n");
+	assert_int_equal(c->plugins[0].history, CONF_HISTORY_MONTHS | 3);
+	load_ok(c, "print_history: 2W\nprint_history_roundoff: wM\n");
+	assert_int_equal(c->plugins[0].history, CONF_HISTORY_WEEKS | 2);
+	assert_string_equal(c->plugins[0].history_roundoff, "wM");
+	load_ok(c, "print_history: 1m\n"); /* lower-case m stays minutes */
+	assert_int_equal(c->plugins[0].history, 60);
+	load_ok(c, "print_history: 1M\n");
+	assert_int_equal(c->plugins[0].history, CONF_HISTORY_MONTHS | 1);
+	load_err(c, "print_history: 0M\n",
+	         "weir.conf:1: print_history: '0M' is not 1 to 520 weeks or months");
+	load_err(c, "sql_history: 521w\n",
+	         "weir.conf:1: sql_history: '521w' is not 1 to 520 weeks or months");
+	load_err(c, "print_history: 1y\n",
+	         "weir.conf:1: print_history: '1y' is not a duration (a number with s, m, h, d, w, "
+	         "M)");
+	load_err(
+	    c, "print_history: M\n",
+	    "weir.conf:1: print_history: 'M' is not a duration (a number with s, m, h, d, w, M)");
+	load_err(
+	    c, "print_history_roundoff: y\n",
+	    "weir.conf:1: print_history_roundoff: 'y' is not made of the letters m, h, d, w, M");
+	/* Only the history keys know calendar units. */
+	load_err(
+	    c, "print_refresh_time: 1w\n",
+	    "weir.conf:1: print_refresh_time: '1w' is not a duration (a number with ms, s, m, h, "
+	    "d)");
+}
+
 static void sizes_and_durations(void **state)
 {
 	struct conf *c = *state;
@@ -729,6 +765,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(booleans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(numbers_and_bounds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(sizes_and_durations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(history_weeks_and_months, setup, teardown),
 	    cmocka_unit_test_setup_teardown(strings_enums_and_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(plugins_and_labels, setup, teardown),

@@ -36,12 +36,14 @@ def test_sfprobe_into_collect(weir_bin, corpus_dir, tmp_path):
                         'sfprobe_agentsubid: 1402\n'
                         'snaplen: 128\n')
         r = run([pmacctd, '-f', str(conf)], timeout=120)
-        assert r.returncode == 0, r.stderr
+        # pmacctd 1.7.7's exit status at the end of a savefile races its plugin's shutdown
+        # (0 or 1, same export): what weir received is the oracle, not pmacctd's status.
+        assert 'Exporting flows to' in r.stderr, r.stderr
         col.stop()
         recs = col.records()
     _, nbytes, npk = totals(recs)
     assert col.kernel_drops() == 0
-    assert (nbytes, npk) == (exp['sampled_frame_bytes'], exp['flow_samples'])
+    assert (nbytes, npk) == (exp['sampled_frame_bytes'], exp['flow_samples']), r.stderr
     assert {r['peer_ip_src'] for r in recs} == {'192.0.2.250'}
     assert {r['export_proto_sysid'] for r in recs} == {1402}
     assert {r['export_proto_version'] for r in recs} == {5}

@@ -1122,7 +1122,8 @@ const struct key_def conf_keys[] = {
     LATER("aggregate_unknown_etype", "Aggregate frames of unknown ethertype."),
     LATER("timestamps_rfc3339", "RFC 3339 timestamps."),
     LATER("tos_encode_as_dscp", "Print DSCP instead of the TOS byte."),
-    LATER("networks_*", "networks_file: prefix to network/mask/AS map and its settings."),
+    LATER("networks_*", "Other networks_file settings (networks_file_filter, networks_mask, "
+                        "networks_cache_entries ...)."),
     LATER("ports_file", "List of ports to account for."),
     LATER("protos_file", "List of protocols to account for."),
     LATER("tos_file", "List of TOS values to account for."),
@@ -1154,7 +1155,7 @@ const struct key_def conf_keys[] = {
     LATER("nfacctd_dtls_port", "NetFlow/IPFIX over DTLS."),
     LATER("dtls_path", "Certificates for DTLS."),
     LATER("maps_*", "Map file settings (refresh, index, entries, row length)."),
-    LATER("pre_tag*", "pre_tag_map: tags and labels from a map, and filters on them."),
+    LATER("pre_tag*", "Other pre_tag_map settings (pre_tag2_filter, pre_tag_label_filter ...)."),
     LATER("post_tag*", "Static tags set after aggregation."),
     LATER("sampling_rate", "Sampling rate applied to every flow."),
     LATER("sfacctd_*", "Other sFlow collector settings (sfacctd_as, sfacctd_net, maps ...)."),

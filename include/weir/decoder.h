@@ -11,6 +11,7 @@
 
 struct cursor;
 struct decode_state;
+struct intern;
 struct if_counters;
 
 /* Why a datagram, set or record was dropped. Each has a per-exporter counter. */
@@ -46,6 +47,7 @@ struct decode_limits {
 	const struct allow_list *allow; /* NULL = every exporter allowed */
 	uint32_t default_sampling_rate; /* applied when a record has none; 0 = none */
 	bool sflow_renormalize;         /* sfacctd_renormalize: sFlow counters times the rate */
+	struct intern *intern;          /* pool for AS path / community texts; NULL = not kept */
 };
 
 void decode_limits_default(struct decode_limits *l);

@@ -54,6 +54,7 @@ enum flow_field {
 	FF_FLOWS,
 	FF_ENGINE,       /* engine_type / engine_id (v5) */
 	FF_REV_COUNTERS, /* rev_bytes / rev_packets (RFC 5103 biflow) */
+	FF_BGP,          /* BGP attributes known: as_path, std_comm, local_pref, peer ASes */
 	FF_COUNT
 };
 
@@ -137,6 +138,16 @@ struct flow {
 	const char *label; /* pre_tag_map set_label; NULL = none; owned by the map */
 	uint32_t peer_src_as;
 	uint32_t peer_dst_as;
+	/*
+	 * BGP attributes (sFlow extended_gateway today; bgp/ later), FF_BGP when known. The texts
+	 * are interned (src/lib/intern.h): one stable copy per distinct text, so keys compare
+	 * pointers. as_path: ASNs separated by spaces (AS_SETs flattened, as sfacctd); std_comm:
+	 * "asn:value" separated by spaces. NULL = none.
+	 */
+	const char *as_path;
+	const char *std_comm;
+	uint32_t local_pref;
+	uint32_t med;
 	/*
 	 * as_src_name / as_dst_name: set by the aggregate writer on the rows it hands a sink, from
 	 * src_as/dst_as through the AS-name resolver; NULL = none. Never part of a key.

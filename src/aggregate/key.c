@@ -77,12 +77,12 @@ static const struct prim prims[] = {
     SUM("sum_port", AGG_SUM_PORT, src_port, dst_port, FF_SRC_PORT, FF_DST_PORT, FF_SRC_PORT),
     SUM("sum_as", AGG_SUM_AS, src_as, dst_as, FF_SRC_AS, FF_DST_AS, FF_SRC_AS),
     SUM("sum_mac", AGG_SUM_MAC, src_mac, dst_mac, FF_SRC_MAC, FF_DST_MAC, FF_SRC_MAC),
-    BGP("as_path", FMT_F_AS_PATH),
-    BGP("std_comm", FMT_F_STD_COMM),
+    P("as_path", as_path, ALWAYS, FMT_F_AS_PATH),    /* interned text: the pointer is the key */
+    P("std_comm", std_comm, ALWAYS, FMT_F_STD_COMM), /* interned text */
     BGP("ext_comm", FMT_F_EXT_COMM),
     BGP("lrg_comm", FMT_F_LRG_COMM),
-    BGP("local_pref", FMT_F_LOCAL_PREF),
-    BGP("med", FMT_F_MED),
+    P("local_pref", local_pref, ALWAYS, FMT_F_LOCAL_PREF),
+    P("med", med, ALWAYS, FMT_F_MED),
 };
 
 /* Accepted and printed as nothing until their source exists (BGP, RPKI, VPN RDs). */

@@ -333,8 +333,8 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	if (cap)
 		capture_log(cap, true);
 	capture_free(cap);
-	ingest_free(ing);
 	plugin_free(ps);
+	ingest_free(ing); /* after the plugins' tables: it owns the texts their keys point to */
 	relay_free(rl);
 	if (an)
 		asname_close(an); /* after the writers: saves the names they asked for */

@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "ingest/pcapfile.h"
+#include "lib/intern.h"
 #include "sink/format.h"
 #include "weir/decoder.h"
 
@@ -225,8 +226,10 @@ int cmd_decode(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 
 	decode_limits_default(&lim);
+	lim.intern = intern_new(0); /* NULL: AS paths and communities are left out */
 	st = decode_state_new(&lim);
 	if (!st) {
+		intern_free(lim.intern);
 		fprintf(stderr, "weir decode: cannot create the decoder state\n");
 		free(r);
 		free(batch);
@@ -253,6 +256,7 @@ int cmd_decode(int argc, char **argv)
 		print_pcap_stats(&sum, r);
 	}
 	decode_state_free(st);
+	intern_free(lim.intern);
 	free(r);
 	free(batch);
 	return rc;

@@ -532,8 +532,12 @@ const struct key_def conf_keys[] = {
      .section = "Plugins",
      .help = "Primitives that make up the plugin's key; flows with equal keys are summed. "
              "weir adds as_src_name/as_dst_name: the AS's name (asname_* keys) beside the key's "
-             "src_as/dst_as.",
-     .pmacct = "Same primitives (pmacct's default is src_host)."},
+             "src_as/dst_as. as_path, std_comm, local_pref, peer_src_as and peer_dst_as come "
+             "from sFlow's extended_gateway records (AS_SETs flattened, texts cut at 255 "
+             "bytes); ext_comm, lrg_comm, med and the src_* BGP primitives print empty until "
+             "the BGP listener lands.",
+     .pmacct = "Same primitives (pmacct's default is src_host); sfacctd's values for the "
+               "extended_gateway ones."},
     {.name = "aggregate_filter",
      .type = KT_STRING,
      P(aggregate_filter),

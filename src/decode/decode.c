@@ -255,6 +255,7 @@ struct decode_state *decode_state_new(const struct decode_limits *l)
 		st->lim.max_exporters = 1;
 	if (st->lim.max_template_fields > TMPL_FIELDS_MAX)
 		st->lim.max_template_fields = TMPL_FIELDS_MAX;
+	intern_cache_init(&st->icache, st->lim.intern);
 	while (n < st->lim.max_exporters && n < EXP_BUCKETS_MAX)
 		n <<= 1;
 	st->mask = n - 1;

@@ -8,6 +8,7 @@
 
 #include "decode/template.h"
 #include "lib/cursor.h"
+#include "lib/intern.h"
 #include "lib/log.h"
 #include "weir/decoder.h"
 
@@ -75,7 +76,8 @@ struct decode_state {
 	uint64_t evict_scan_ms;
 	struct exporter_stats global; /* drops not attributable to an exporter */
 	struct ratelimit rl;
-	struct tmpl_field *fields; /* scratch for a template being parsed: max_template_fields */
+	struct tmpl_field *fields;  /* scratch for a template being parsed: max_template_fields */
+	struct intern_cache icache; /* in front of lim.intern (its pool NULL without one) */
 };
 
 #define TMPL_FIELDS_MAX 16384 /* more cannot fit a 65535-byte set */

@@ -31,11 +31,13 @@ enum col_type {
 	T_LABEL,     /* const char * (pre_tag_map label) */
 	T_STAMP_INS, /* fmt_opts.stamp_inserted_ms */
 	T_STAMP_UPD, /* fmt_opts.stamp_updated_ms */
-	T_EMPTY,     /* BGP text primitives until bgp/ lands: "" */
+	T_EMPTY,     /* BGP text primitives without a source yet (ext_comm, lrg_comm): "" */
+	T_BGPTEXT,   /* const char * (interned AS path / communities), spaces printed as '_' */
 	T_ASNAME,    /* const char * (AS name from the resolver): JSON-escaped */
 };
 
 #define COL_COUNTER 1u /* packets/bytes: printed for every flow record */
+#define COL_BGP     2u /* BGP attributes: printed by FMT_PRESENT when the record has FF_BGP */
 
 struct column {
 	const char *json;
@@ -49,6 +51,10 @@ struct column {
 #define COL(j, c, sel, type, member)                                                               \
 	{                                                                                          \
 		j, c, sel, type, 0, offsetof(struct flow, member)                                  \
+	}
+#define COLF(j, c, sel, type, flags, member)                                                       \
+	{                                                                                          \
+		j, c, sel, type, flags, offsetof(struct flow, member)                              \
 	}
 
 /*
@@ -69,14 +75,14 @@ static const struct column columns[] = {
     COL("as_dst", "DST_AS", FF_DST_AS, T_U32, dst_as),
     COL("as_src_name", "AS_SRC_NAME", FMT_F_AS_SRC_NAME, T_ASNAME, as_src_name),
     COL("as_dst_name", "AS_DST_NAME", FMT_F_AS_DST_NAME, T_ASNAME, as_dst_name),
-    COL("comms", "STD_COMM", FMT_F_STD_COMM, T_EMPTY, tag),
+    COLF("comms", "STD_COMM", FMT_F_STD_COMM, T_BGPTEXT, COL_BGP, std_comm),
     COL("ecomms", "EXT_COMM", FMT_F_EXT_COMM, T_EMPTY, tag),
     COL("lcomms", "LRG_COMM", FMT_F_LRG_COMM, T_EMPTY, tag),
-    COL("as_path", "AS_PATH", FMT_F_AS_PATH, T_EMPTY, tag),
-    COL("local_pref", "LOCAL_PREF", FMT_F_LOCAL_PREF, T_U8, export_version),
-    COL("med", "MED", FMT_F_MED, T_U8, export_version),
-    COL("peer_as_src", "PEER_SRC_AS", FMT_F_PEER_SRC_AS, T_U32, peer_src_as),
-    COL("peer_as_dst", "PEER_DST_AS", FMT_F_PEER_DST_AS, T_U32, peer_dst_as),
+    COLF("as_path", "AS_PATH", FMT_F_AS_PATH, T_BGPTEXT, COL_BGP, as_path),
+    COLF("local_pref", "LOCAL_PREF", FMT_F_LOCAL_PREF, T_U32, COL_BGP, local_pref),
+    COL("med", "MED", FMT_F_MED, T_U32, med),
+    COLF("peer_as_src", "PEER_SRC_AS", FMT_F_PEER_SRC_AS, T_U32, COL_BGP, peer_src_as),
+    COLF("peer_as_dst", "PEER_DST_AS", FMT_F_PEER_DST_AS, T_U32, COL_BGP, peer_dst_as),
     COL("peer_ip_src", "PEER_SRC_IP", FMT_F_EXPORTER, T_IP, exporter),
     COL("peer_ip_dst", "PEER_DST_IP", FF_BGP_NEXTHOP, T_IP, bgp_nexthop),
     COL("iface_in", "IN_IFACE", FF_IN_IF, T_U32, in_if),
@@ -370,12 +376,19 @@ static size_t col_value(const struct column *c, const struct flow *f, const stru
 	case T_EMPTY:
 		v[0] = '\0';
 		return 0;
+	case T_BGPTEXT: {
+		const char *t;
+		memcpy(&t, p, sizeof(t));
+		size_t n = (size_t)snprintf(v, vlen, "%s", t ? t : "");
+		for (char *q = v; *q; q++)
+			if (*q == ' ')
+				*q = '_'; /* pmacct's print plugin joins the elements with '_' */
+		return n;
+	}
 	default:
 		break;
 	}
 	*quoted = false;
-	if (c->sel == FMT_F_LOCAL_PREF || c->sel == FMT_F_MED)
-		return (size_t)snprintf(v, vlen, "0");
 	uint64_t n;
 	switch (c->type) {
 	case T_MPLS_TOP:
@@ -442,7 +455,8 @@ static bool json_wants(const struct column *c, const struct flow *f, const struc
 		return o->fields == FMT_PRESENT && FLOW_HAS(f, c->sel);
 	}
 	if (o->fields == FMT_PRESENT)
-		return c->sel < FMT_F_SRC_NET && col_has(c, f);
+		return (c->sel < FMT_F_SRC_NET && col_has(c, f)) ||
+		       ((c->flags & COL_BGP) && FLOW_HAS(f, FF_BGP));
 	return (o->fields >> c->sel) & 1u;
 }
 

@@ -18,6 +18,7 @@ enum col_kind {
 	C_MAC,
 	C_CLASS, /* pmacct's classifier column: weir has no classifier */
 	C_LABEL,
+	C_TEXT, /* interned BGP text (as_path, comms): elements joined by '_' as pmacct prints */
 	C_TIME, /* ms member as a timestamp */
 	C_PACKETS,
 	C_BYTES,
@@ -77,6 +78,10 @@ static const struct col cols[] = {
     {"label", FMT_F_LABEL, C_LABEL, EXTRA, 0, 0, 0},
     {"peer_as_src", FMT_F_PEER_SRC_AS, C_UINT, EXTRA, MB(peer_src_as), 0},
     {"peer_as_dst", FMT_F_PEER_DST_AS, C_UINT, EXTRA, MB(peer_dst_as), 0},
+    {"as_path", FMT_F_AS_PATH, C_TEXT, EXTRA, MB(as_path), 0},
+    {"comms", FMT_F_STD_COMM, C_TEXT, EXTRA, MB(std_comm), 0},
+    {"local_pref", FMT_F_LOCAL_PREF, C_UINT, EXTRA, MB(local_pref), 0},
+    {"med", FMT_F_MED, C_UINT, EXTRA, MB(med), 0},
     {"out_vlan", FF_OUT_VLAN, C_UINT, EXTRA, MB(out_vlan), 0},
     {"sampling_rate", FF_SAMPLING, C_UINT, EXTRA, MB(sampling_rate), 0},
     {"export_proto_version", FMT_F_VERSION, C_UINT, EXTRA, MB(export_version), 0},
@@ -222,7 +227,8 @@ const char *sql_col_type(const char *name, enum sql_dialect d)
 	case C_CLASS:
 		return "CHAR(16) NOT NULL DEFAULT ' '";
 	case C_LABEL:
-		return my ? "VARCHAR(255) NOT NULL DEFAULT ''" : "VARCHAR(255) NOT NULL DEFAULT ''";
+	case C_TEXT:
+		return "VARCHAR(255) NOT NULL DEFAULT ''";
 	case C_UINT:
 		if (c->size == 8)
 			return my ? "BIGINT UNSIGNED NOT NULL DEFAULT 0"
@@ -381,6 +387,15 @@ static size_t col_text(char *out, size_t len, const struct col *c, const struct 
 		return (size_t)snprintf(out, len, "unknown");
 	case C_LABEL:
 		return (size_t)snprintf(out, len, "%s", f->label ? f->label : "");
+	case C_TEXT: {
+		const char *t;
+		memcpy(&t, (const uint8_t *)f + c->foff, sizeof(t));
+		size_t n = (size_t)snprintf(out, len, "%s", t ? t : "");
+		for (char *q = out; *q; q++)
+			if (*q == ' ')
+				*q = '_';
+		return n;
+	}
 	case C_TIME:
 		return time_text(out, len, member(f, c), cfg->utc, true);
 	case C_PACKETS:

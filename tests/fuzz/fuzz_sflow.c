@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/intern.h"
 #include "lib/log.h"
 #include "weir/decoder.h"
 
@@ -13,8 +14,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_emit(void *arg, struct flow_batch *b)
 {
 	uint64_t *sink = arg;
-	for (size_t i = 0; i < b->n; i++)
-		*sink += b->rec[i].bytes + b->rec[i].packets + b->rec[i].present;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct flow *f = &b->rec[i];
+		*sink += f->bytes + f->packets + f->present;
+		*sink +=
+		    (f->as_path ? strlen(f->as_path) : 0) + (f->std_comm ? strlen(f->std_comm) : 0);
+	}
 	b->n = 0;
 }
 
@@ -29,7 +34,7 @@ static void fuzz_counters(void *arg, const struct if_counters *k)
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct decode_state *states[2]; /* the second renormalizes */
+	static struct decode_state *states[2]; /* the second renormalizes and interns */
 	static struct flow_batch batch;
 	static uint64_t sink, now = 1700000000000ull, inputs;
 	static uint8_t buf[65536];
@@ -42,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		l.max_exporters = 64;
 		states[0] = decode_state_new(&l);
 		l.sflow_renormalize = true;
+		l.intern =
+		    intern_new(1 << 20); /* the second also keeps AS path / community texts */
 		states[1] = decode_state_new(&l);
 	}
 	if (size > sizeof(buf))

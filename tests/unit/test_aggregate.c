@@ -200,12 +200,16 @@ static void key_layout_and_errors(void **state)
 	assert_non_null(strstr(err, "unknown primitive 'bogus'"));
 	assert_int_equal(agg_key_parse(&k, "sum_host, src_port", false, err, sizeof(err)), -1);
 	assert_int_equal(agg_key_parse(&k, "sum_host, sum_port", false, err, sizeof(err)), -1);
-	/* BGP primitives are accepted and print (empty) without key bytes. */
+	/* BGP primitives: interned texts as pointers, local_pref and med as u32 */
 	assert_int_equal(agg_key_parse(&k, "src_host, as_path, std_comm, local_pref, med", false,
 	                               err, sizeof(err)),
 	                 0);
-	assert_int_equal(k.len, 16);
+	assert_int_equal(k.len, 16 + 8 + 8 + 4 + 4);
 	assert_true(k.fields & FMT_BIT(FMT_F_AS_PATH));
+	/* ext_comm and lrg_comm have no source yet: accepted, printed empty, no key bytes */
+	assert_int_equal(agg_key_parse(&k, "src_host, ext_comm, lrg_comm", false, err, sizeof(err)),
+	                 0);
+	assert_int_equal(k.len, 16);
 }
 
 /* src_net keys hold the masked address: hosts of one net share a row. */

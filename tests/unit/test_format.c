@@ -76,7 +76,8 @@ static void json_v6_all_fields(void **state)
 	const uint8_t smac[6] = {0x02, 0x7e, 0x30, 0xe9, 0xe1, 0x99};
 
 	memset(&f, 0, sizeof(f));
-	f.present = (UINT64_C(1) << FF_COUNT) - 1;
+	/* every field but the BGP attributes (test_bgpattr.c has those) */
+	f.present = ((UINT64_C(1) << FF_COUNT) - 1) & ~(UINT64_C(1) << FF_BGP);
 	wip_parse(&f.exporter, "2001:db8::1");
 	wip_parse(&f.src, "2001:db8:1:8::78ea");
 	wip_parse(&f.dst, "2001:db8:100::119");

@@ -18,6 +18,7 @@
 
 #include "aggregate/plugin.h"
 #include "conf/conf.h"
+#include "http/prom.h"
 #include "ingest/sfcounters.h"
 #include "ingest/udp.h"
 #include "lib/intern.h"
@@ -42,7 +43,7 @@
  * receive buffer at the measured rate. Streams slower than COALESCE_MIN_DGRAMS per nap are not
  * worth it.
  */
-#define COALESCE_DGRAMS     (UDP_BATCH * 2)
+#define COALESCE_DGRAMS     (UDP_BATCH * 3)
 #define COALESCE_MAX_NS     2000000
 #define COALESCE_MIN_NS     20000
 #define COALESCE_MIN_DGRAMS 4
@@ -571,7 +572,18 @@ static void collect_worker_stats(struct ingest *ing)
 
 void ingest_metrics(struct ingest *ing, struct prom *p)
 {
+	struct intern_stats is;
+
 	sfcounters_metrics(ing->sfc, p);
+	intern_stats_get(ing->intern, &is);
+	if (prom_family(p, "weir_bgp_texts", "gauge",
+	                "Distinct AS path / community texts held (interned, bounded pool)"))
+		prom_sample_u64(p, "weir_bgp_texts", NULL, "", is.strings);
+	if (prom_family(p, "weir_bgp_text_bytes", "gauge", "Bytes of the interned texts"))
+		prom_sample_u64(p, "weir_bgp_text_bytes", NULL, "", is.bytes);
+	if (prom_family(p, "weir_bgp_texts_refused_total", "counter",
+	                "Texts not kept because the pool was full (records keep an empty one)"))
+		prom_sample_u64(p, "weir_bgp_texts_refused_total", NULL, "", is.full);
 }
 
 void ingest_stats_print(struct ingest *ing, FILE *out)

@@ -17,6 +17,7 @@ from test_collect import Collector
 from test_sflow_live import _write_pcap
 
 import oracle
+from tsutil import free_tcp_port, http_get, samples as prom_samples
 
 AGENTS = ['192.0.2.10', '192.0.2.11']
 
@@ -140,12 +141,22 @@ def _rows_by_key(rows):
 
 
 def test_collect_aggregates_bgp_primitives(weir_bin, tmp_path):
-    """Live over loopback: one row per (agent, route) with the sample count as packets."""
+    """Live over loopback: one row per (agent, route) with the sample count as packets; the
+    interned texts (3 paths, 3 community lists, shared by both agents) on /metrics."""
     payloads, samples = _datagrams()
-    with Collector(weir_bin, tmp_path, extra=[f'aggregate: {AGG}']) as col:
+    http = free_tcp_port()
+    with Collector(weir_bin, tmp_path, extra=[f'aggregate: {AGG}',
+                                             f'http_listen: 127.0.0.1:{http}']) as col:
         col.send(payloads)
+        deadline = time.monotonic() + 30
+        texts = {}
+        while time.monotonic() < deadline and texts.get('') != 6:
+            texts = prom_samples(http_get(f'http://127.0.0.1:{http}/metrics')[1],
+                                   'weir_bgp_texts')
+            time.sleep(0.1)
         col.stop()
         rows = col.records()
+    assert texts == {'': 6}
     got = _rows_by_key(rows)
     want = {}
     for agent, ri in samples:

@@ -30,9 +30,10 @@ static void usage(FILE *out)
 	    out,
 	    "usage: weir collect [-f FILE] [-o key=value]... [-F] [-d] [--db PATH] [--help]\n"
 	    "\n"
-	    "Receives NetFlow v5/v9, IPFIX and sFlow v5 over UDP (and meters packets from\n"
-	    "pcap_interface or pcap_savefile into flows), decodes it and hands the records to\n"
-	    "the configured plugins (print: JSON or CSV lines to stdout or to files).\n"
+	    "Receives NetFlow v5/v9, IPFIX and sFlow v5 over UDP, decodes it and hands the\n"
+	    "records to the configured plugins (print: JSON or CSV lines to stdout or to\n"
+	    "files). With pcap_interface or pcap_savefile it also reads packets: export\n"
+	    "datagrams to a listener port are decoded, other packets are metered into flows.\n"
 	    "\n"
 	    "  -f FILE         pmacct-syntax configuration (default: the embedded one)\n"
 	    "  -o key=value    override a key, also key[plugin]=value; may repeat\n"
@@ -332,8 +333,9 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 	log_stats(ing, ps, an, "exit");
 	if (cap)
 		capture_log(cap, true);
-	capture_free(cap);
 	plugin_free(ps);
+	/* after the plugins' tables too: the capture owns texts of its decoded records */
+	capture_free(cap);
 	ingest_free(ing); /* after the plugins' tables: it owns the texts their keys point to */
 	relay_free(rl);
 	if (an)

@@ -144,6 +144,7 @@ struct conf {
 	bool promisc;
 	uint32_t snaplen;
 	uint32_t savefile_speed;    /* 0 = flat out, N = N x recorded speed */
+	bool pcap_decode_exports;   /* decode export datagrams to a listener port, not meter them */
 	uint32_t meter_entries;     /* flow cache bound */
 	uint32_t meter_active_ms;   /* active timeout */
 	uint32_t meter_inactive_ms; /* inactive timeout */

@@ -365,15 +365,19 @@ const struct key_def conf_keys[] = {
      G(pcap_interface),
      .def = "",
      .section = "Packet capture",
-     .help = "Capture this interface and meter its packets into flows (needs CAP_NET_RAW).",
+     .help = "Capture this interface and meter its packets into flows (needs CAP_NET_RAW); "
+             "NetFlow/IPFIX/sFlow datagrams to a listener port are decoded instead (raise "
+             "snaplen to capture them whole; see weir_pcap_decode_exports).",
      .pmacct = "Same: pmacctd's capture interface."},
     {.name = "pcap_savefile",
      .type = KT_PATH,
      G(pcap_savefile),
      .def = "",
      .section = "Packet capture",
-     .help = "Meter the packets of this pcap file into flows (instead of pcap_interface); "
-             "weir collect stops at its end unless pcap_savefile_wait is set.",
+     .help = "Read this pcap file instead of pcap_interface: NetFlow/IPFIX/sFlow datagrams "
+             "to a listener port (nfacctd_port, sfacctd_port) are decoded as if received, "
+             "other packets are metered into flows; weir collect stops at its end unless "
+             "pcap_savefile_wait is set.",
      .pmacct = "Same for pmacctd (nfacctd/sfacctd read export packets from it instead)."},
     {.name = "pcap_filter",
      .type = KT_STRING,
@@ -413,6 +417,14 @@ const struct key_def conf_keys[] = {
      .def = "0",
      .section = "Packet capture",
      .help = "Replay pcap_savefile at N times its recorded speed; 0 = as fast as possible."},
+    {.name = "weir_pcap_decode_exports",
+     .type = KT_BOOL,
+     G(pcap_decode_exports),
+     .def = "true",
+     .section = "Packet capture",
+     .help = "Decode the captured UDP datagrams sent to a listener port (nfacctd_port, "
+             "sfacctd_port) as NetFlow/IPFIX/sFlow, as if they had arrived on the listener, "
+             "instead of metering them; false meters every packet."},
     {.name = "weir_flow_cache_entries",
      .type = KT_UINT,
      G(meter_entries),

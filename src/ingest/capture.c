@@ -1,8 +1,12 @@
-/* capture.c - pcap_interface / pcap_savefile: a capture thread metering packets into flows. */
+/*
+ * capture.c - pcap_interface / pcap_savefile: a capture thread that decodes the export datagrams
+ * (NetFlow/IPFIX/sFlow to a listener port) it sees and meters every other packet into flows.
+ */
 #include "ingest/capture.h"
 
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,12 +21,17 @@
 #include "aggregate/plugin.h"
 #include "conf/conf.h"
 #include "ingest/meter.h"
+#include "lib/cursor.h"
+#include "lib/intern.h"
 #include "lib/log.h"
+#include "lib/prefix.h"
+#include "weir/decoder.h"
 
-#define CAP_BATCH     512  /* packets per pcap_dispatch() call */
-#define CAP_POLL_MS   100  /* longest the live loop sleeps: ticks and stop stay prompt */
-#define CAP_EXPIRE_MS 1000 /* flow cache expiry pass, in capture time */
-#define CAP_SLEEP_MAX 200  /* recorded-speed replay sleeps in slices this long (ms) */
+#define CAP_BATCH       512  /* packets per pcap_dispatch() call */
+#define CAP_POLL_MS     100  /* longest the live loop sleeps: ticks and stop stay prompt */
+#define CAP_EXPIRE_MS   1000 /* flow cache expiry pass, in capture time */
+#define CAP_SLEEP_MAX   200  /* recorded-speed replay sleeps in slices this long (ms) */
+#define CAP_HOLD_END_MS (24u * 3600 * 1000) /* at end of file: past any hold time */
 
 struct capture {
 	const struct conf *c;
@@ -41,6 +50,15 @@ struct capture {
 	uint64_t now;                  /* capture time of the newest packet (ms) */
 	uint64_t first_ts, first_mono; /* recorded-speed replay: file and wall clock origins */
 	_Atomic uint64_t frames, frame_bytes, kernel_drops, if_drops;
+	/* export datagrams (weir_pcap_decode_exports); st NULL when off */
+	struct decode_state *st;
+	struct intern *intern;    /* AS path / community texts: the plugins' keys point into it */
+	struct allow_list *allow; /* nfacctd_allow_file, as the listeners apply it; NULL = none */
+	struct decode_ctx ctx;
+	uint16_t ports[CONF_MAX_LISTEN]; /* the listeners' ports, host order */
+	size_t n_ports;
+	_Atomic uint64_t dgrams, dgram_bytes, partial;
+	bool partial_warned;
 	atomic_bool eof;
 	char what[PATH_MAX + 32];
 };
@@ -55,6 +73,183 @@ static void cap_emit(void *arg, struct flow_batch *b)
 	struct capture *cap = arg;
 	plugin_push(cap->ps, cap->worker, b);
 	b->n = 0;
+}
+
+/* --- export datagrams: NetFlow/IPFIX/sFlow sent to a listener port --- */
+
+/* RFC 8200 §4: the offset of the UDP header behind the IPv6 header at off; 0 = none found. */
+static size_t ipv6_udp_off(const uint8_t *p, size_t caplen, size_t off)
+{
+	uint8_t nh;
+
+	if (off + 40 > caplen)
+		return 0;
+	nh = p[off + 6];
+	off += 40;
+	for (int n = 0; n <= PKT_EXT_MAX; n++) {
+		size_t len;
+		if (nh == 17)
+			return off;
+		if (off + 2 > caplen)
+			return 0;
+		switch (nh) {
+		case 0:   /* hop-by-hop */
+		case 43:  /* routing */
+		case 60:  /* destination options */
+		case 135: /* mobility */
+		case 139: /* HIP */
+		case 140: /* shim6 */
+			len = ((size_t)p[off + 1] + 1) * 8;
+			break;
+		case 51: /* AH (RFC 4302) */
+			len = ((size_t)p[off + 1] + 2) * 4;
+			break;
+		case 44: /* fragment (callers stop at fragments before this) */
+			len = 8;
+			break;
+		default:
+			return 0;
+		}
+		nh = p[off];
+		off += len;
+	}
+	return 0;
+}
+
+enum cap_udp capture_udp_payload(const uint8_t *p, size_t caplen, const struct pkt_info *pi,
+                                 const uint8_t **payload, size_t *len)
+{
+	size_t off, ulen;
+
+	if (!(pi->have & PKT_HAVE_PORTS) || pi->proto != 17 || pi->l3_off >= caplen)
+		return CAP_UDP_NONE;
+	/* a first fragment (later ones have no ports): the rest of the datagram is elsewhere */
+	if (pi->fragment)
+		return CAP_UDP_PARTIAL;
+	if (pi->ip_version == 4)
+		off = pi->l3_off + (size_t)(p[pi->l3_off] & 0x0f) * 4;
+	else
+		off = ipv6_udp_off(p, caplen, pi->l3_off);
+	if (!off)
+		return CAP_UDP_NONE;
+	if (off + 8 > caplen)
+		return CAP_UDP_PARTIAL;
+	ulen = get_u16(p + off + 4);
+	if (ulen < 8 || (pi->ip_len && off + ulen > (size_t)pi->l3_off + pi->ip_len))
+		return CAP_UDP_NONE; /* a UDP length the IP header contradicts (or a jumbogram) */
+	if (off + ulen > caplen)
+		return CAP_UDP_PARTIAL;
+	*payload = p + off + 8;
+	*len = ulen - 8;
+	return CAP_UDP_WHOLE;
+}
+
+static bool listener_port(const struct capture *cap, uint16_t port)
+{
+	for (size_t i = 0; i < cap->n_ports; i++)
+		if (cap->ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool any_decoder(const uint8_t *p, size_t len)
+{
+	for (const struct decoder_ops *const *d = decoder_table; *d; d++)
+		if ((*d)->probe(p, len))
+			return true;
+	return false;
+}
+
+/*
+ * Decodes the frame when it is a whole export datagram to a listener port, as if the listener
+ * had received it at the frame's capture time; false when it is to be metered.
+ */
+static bool decode_export(struct capture *cap, const uint8_t *p, size_t caplen,
+                          const struct pkt_info *pi, uint64_t ts)
+{
+	const uint8_t *d = NULL;
+	size_t len = 0;
+
+	if (!(pi->have & PKT_HAVE_PORTS) || pi->proto != 17 || !listener_port(cap, pi->dst_port))
+		return false;
+	switch (capture_udp_payload(p, caplen, pi, &d, &len)) {
+	case CAP_UDP_NONE:
+		return false;
+	case CAP_UDP_PARTIAL:
+		atomic_fetch_add_explicit(&cap->partial, 1, memory_order_relaxed);
+		if (!cap->partial_warned)
+			WLOG(LL_WARN,
+			     "capture %s: a datagram to listener port %u is fragmented or cut by "
+			     "snaplen %u: metered, not decoded (raise snaplen)",
+			     cap->what, pi->dst_port, cap->c->snaplen);
+		cap->partial_warned = true;
+		return false;
+	case CAP_UDP_WHOLE:
+		break;
+	}
+	if (!any_decoder(d, len))
+		return false;
+	cap->ctx.src = pi->src;
+	cap->ctx.src_port = pi->src_port;
+	cap->ctx.now_ms = ts;
+	decode_datagram(&cap->ctx, d, len);
+	atomic_fetch_add_explicit(&cap->dgrams, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&cap->dgram_bytes, len, memory_order_relaxed);
+	return true;
+}
+
+/* decode_limits from the configuration, as the UDP workers build theirs. */
+static void capture_limits(struct decode_limits *l, const struct conf *c,
+                           const struct allow_list *allow, struct intern *in)
+{
+	decode_limits_default(l);
+	if (c->max_exporters)
+		l->max_exporters = c->max_exporters;
+	if (c->max_templates)
+		l->max_templates = c->max_templates;
+	if (c->max_template_fields)
+		l->max_template_fields = c->max_template_fields;
+	if (c->hold_bytes)
+		l->hold_bytes = c->hold_bytes;
+	if (c->hold_ms)
+		l->hold_ms = c->hold_ms;
+	if (c->log_rate)
+		l->log_per_sec = c->log_rate;
+	l->time_new = c->time_new;
+	l->sflow_renormalize = c->sfacctd_renormalize;
+	l->allow = allow;
+	l->intern = in;
+}
+
+static int exports_open(struct capture *cap, char *err, size_t errlen)
+{
+	const struct conf *c = cap->c;
+	struct decode_limits l;
+
+	for (size_t i = 0; i < c->n_listen; i++) {
+		const struct sockaddr_storage *ss = &c->listen[i].ss;
+		uint16_t port =
+		    ss->ss_family == AF_INET6
+		        ? ntohs(((const struct sockaddr_in6 *)(const void *)ss)->sin6_port)
+		        : ntohs(((const struct sockaddr_in *)(const void *)ss)->sin_port);
+		if (!listener_port(cap, port))
+			cap->ports[cap->n_ports++] = port;
+	}
+	if (c->allow_file[0] && !(cap->allow = allow_list_load(c->allow_file, err, errlen)))
+		return -1;
+	if ((cap->intern = intern_new(0))) {
+		capture_limits(&l, c, cap->allow, cap->intern);
+		cap->st = decode_state_new(&l);
+	}
+	if (!cap->st) {
+		snprintf(err, errlen, "capture: out of memory");
+		return -1;
+	}
+	cap->ctx.st = cap->st;
+	cap->ctx.batch = cap->batch; /* shared with the meter: both run on the capture thread */
+	cap->ctx.emit = cap_emit;
+	cap->ctx.emit_arg = cap;
+	return 0;
 }
 
 static bool link_of(int dlt, enum pkt_link *link)
@@ -183,6 +378,10 @@ struct capture *capture_open(const struct conf *c, struct plugin_set *ps, unsign
 		return NULL;
 	}
 	meter_set_output(cap->m, cap->batch, cap_emit, cap);
+	if (c->pcap_decode_exports && exports_open(cap, err, errlen) < 0) {
+		capture_free(cap);
+		return NULL;
+	}
 	if (cap_pcap_open(cap, err, errlen) < 0) {
 		capture_free(cap);
 		return NULL;
@@ -208,6 +407,15 @@ static void pace(struct capture *cap, uint64_t ts)
 	}
 }
 
+/* Flows idle too long, and export data held too long for its template. */
+static void expire(struct capture *cap, uint64_t now)
+{
+	meter_expire(cap->m, now);
+	if (cap->st)
+		decode_expire(cap->st, now);
+	cap->last_expire = now;
+}
+
 static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct capture *cap = (struct capture *)(void *)arg;
@@ -218,11 +426,16 @@ static void on_packet(u_char *arg, const struct pcap_pkthdr *h, const u_char *by
 	cap->now = cap->live ? now_ms() : ts;
 	atomic_fetch_add_explicit(&cap->frames, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&cap->frame_bytes, h->len, memory_order_relaxed);
-	meter_packet(cap->m, bytes, h->caplen, h->len, cap->link, cap->now);
-	if (cap->now >= cap->last_expire + CAP_EXPIRE_MS) {
-		meter_expire(cap->m, cap->now);
-		cap->last_expire = cap->now;
+	if (!cap->st || !h->caplen) {
+		meter_packet(cap->m, bytes, h->caplen, h->len, cap->link, cap->now);
+	} else {
+		struct pkt_info pi;
+		pkt_parse(bytes, h->caplen, cap->link, &pi);
+		if (!decode_export(cap, bytes, h->caplen, &pi, ts))
+			meter_parsed(cap->m, &pi, h->len, cap->now);
 	}
+	if (cap->now >= cap->last_expire + CAP_EXPIRE_MS)
+		expire(cap, cap->now);
 }
 
 static void housekeeping(struct capture *cap)
@@ -252,10 +465,8 @@ static void live_loop(struct capture *cap)
 		}
 		/* the wall clock expires idle flows even when no packet comes */
 		uint64_t now = now_ms();
-		if (now >= cap->last_expire + CAP_EXPIRE_MS) {
-			meter_expire(cap->m, now);
-			cap->last_expire = now;
-		}
+		if (now >= cap->last_expire + CAP_EXPIRE_MS)
+			expire(cap, now);
 		housekeeping(cap);
 	}
 	/* Frames the kernel already holds were on the wire before the stop: take them too. */
@@ -279,6 +490,8 @@ static void file_loop(struct capture *cap)
 			break;
 	}
 	meter_flush(cap->m, cap->now);
+	if (cap->st) /* data still waiting for its template never gets one: count it dropped */
+		decode_expire(cap->st, cap->now + CAP_HOLD_END_MS);
 	housekeeping(cap);
 	atomic_store(&cap->eof, true);
 	WLOG(LL_NOTICE, "capture %s: end of file after %llu frames", cap->what,
@@ -356,6 +569,19 @@ void capture_stats_print(struct capture *cap, FILE *out)
 	        atomic_load(&cap->eof) ? " (end of file)" : "");
 	/* the meter's counters are the capture thread's: read racy but only for display */
 	meter_stats_print(cap->m, out);
+	if (!cap->st)
+		return;
+	fprintf(out,
+	        "capture exports: %llu datagrams, %llu bytes decoded; %llu fragmented or cut by "
+	        "snaplen (metered)\n",
+	        (unsigned long long)atomic_load(&cap->dgrams),
+	        (unsigned long long)atomic_load(&cap->dgram_bytes),
+	        (unsigned long long)atomic_load(&cap->partial));
+	/* the exporter table is not safe to walk while the thread may resize it */
+	if (cap->started)
+		fprintf(out, "capture exporters: counters at exit\n");
+	else
+		decode_stats_print(cap->st, out);
 }
 
 void capture_log(struct capture *cap, bool stats)
@@ -385,6 +611,11 @@ void capture_free(struct capture *cap)
 	if (cap->stop_fd >= 0)
 		close(cap->stop_fd);
 	meter_free(cap->m);
+	if (cap->st)
+		decode_state_free(cap->st);
+	intern_free(cap->intern); /* after plugin_free(): their keys point into it */
+	if (cap->allow)
+		allow_list_free(cap->allow);
 	free(cap->batch);
 	free(cap);
 }

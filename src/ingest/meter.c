@@ -335,24 +335,34 @@ void meter_packet(struct meter *m, const uint8_t *p, size_t caplen, uint32_t wir
                   enum pkt_link link, uint64_t ts_ms)
 {
 	struct pkt_info pi;
-	struct mkey k;
-	uint32_t h, pos, idx;
-	uint64_t bytes;
 
 	if (caplen == 0 || wire_len == 0) {
 		m->st.malformed++;
 		return;
 	}
 	pkt_parse(p, caplen, link, &pi);
-	if (!(pi.have & PKT_HAVE_IP)) {
-		if (pi.stop == PKT_NOT_IP)
+	meter_parsed(m, &pi, wire_len, ts_ms);
+}
+
+void meter_parsed(struct meter *m, const struct pkt_info *pi, uint32_t wire_len, uint64_t ts_ms)
+{
+	struct mkey k;
+	uint32_t h, pos, idx;
+	uint64_t bytes;
+
+	if (wire_len == 0) {
+		m->st.malformed++;
+		return;
+	}
+	if (!(pi->have & PKT_HAVE_IP)) {
+		if (pi->stop == PKT_NOT_IP)
 			m->st.not_ip++;
 		else
 			m->st.malformed++;
 		return;
 	}
-	key_of(&pi, &k);
-	bytes = ip_bytes(&pi, wire_len);
+	key_of(pi, &k);
+	bytes = ip_bytes(pi, wire_len);
 	h = key_hash(m, &k);
 	idx = slot_find(m, &k, h, &pos);
 	if (idx != NIL && ts_ms >= m->e[idx].first_ms + m->c.active_ms) {
@@ -365,10 +375,10 @@ void meter_packet(struct meter *m, const uint8_t *p, size_t caplen, uint32_t wir
 		lru_unlink(m, idx);
 		lru_append(m, idx);
 	}
-	entry_update(&m->e[idx], &pi, bytes, ts_ms);
+	entry_update(&m->e[idx], pi, bytes, ts_ms);
 	m->st.packets++;
 	m->st.bytes += bytes;
-	if (pi.proto == 6 && (pi.tcp_flags & (TCP_FIN | TCP_RST)))
+	if (pi->proto == 6 && (pi->tcp_flags & (TCP_FIN | TCP_RST)))
 		export_entry(m, idx, WHY_TCP, ts_ms);
 }
 

@@ -50,6 +50,12 @@ void meter_set_output(struct meter *m, struct flow_batch *batch,
 void meter_packet(struct meter *m, const uint8_t *p, size_t caplen, uint32_t wire_len,
                   enum pkt_link link, uint64_t ts_ms);
 
+/*
+ * The same for a frame pkt_parse() already read into pi (the caller parsed it to decide what
+ * the frame is): wire_len its length on the wire, ts_ms its capture time.
+ */
+void meter_parsed(struct meter *m, const struct pkt_info *pi, uint32_t wire_len, uint64_t ts_ms);
+
 /* Exports flows idle longer than inactive_ms at now_ms; call about once a second. */
 void meter_expire(struct meter *m, uint64_t now_ms);
 

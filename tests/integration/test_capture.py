@@ -1,6 +1,7 @@
 """libpcap capture metered into flows by `weir collect`: pcap_savefile against softflowd's export
 of the same traffic, pcap_filter, the bounded flow cache, and live capture on a veth pair inside
-a network namespace the test creates."""
+a network namespace the test creates (metered traffic, and export datagrams decoded). Export
+datagrams in savefiles: test_savefile_exports.py."""
 import json
 import os
 import shutil
@@ -209,6 +210,35 @@ def test_live_interface_in_namespace(weir_bin, corpus_dir, tmp_path, veth_ns):
     assert totals(recs)[1:] == _ip_totals(traffic, n)
     log = col.log_text()
     assert f'capture interface wb (promiscuous): {n} frames' in log, log
+
+
+def test_live_interface_decodes_exports(weir_bin, corpus_dir, tmp_path, veth_ns):
+    """Export datagrams captured on an interface (snaplen raised to hold them whole) are
+    decoded, not metered: softflowd's NetFlow v9 frames to port 9995, sent on the veth pair."""
+    name = 'softflowd_nf9'
+    capture = os.path.join(corpus_dir, 'exports', name + '.pcap')
+    exp = expected(corpus_dir)[name]
+    col = Collector(weir_bin, tmp_path, extra=['pcap_interface: wb', 'promisc: true',
+                                                'snaplen: 65535', 'nfacctd_port: 9995'])
+    col.proc = subprocess.Popen(['ip', 'netns', 'exec', veth_ns, col.bin, 'collect', '-f',
+                                 col.conf, '-F'], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    try:
+        assert col.wait_log(r'capture: interface wb \(promiscuous\)'), col.log_text()
+        sender = tmp_path / 'send.py'
+        sender.write_text(SENDER)
+        r = run(['ip', 'netns', 'exec', veth_ns, 'python3', str(sender), capture,
+                 str(exp['export_packets'])])
+        assert r.returncode == 0, r.stderr
+        col.stop()
+    finally:
+        if col.proc.poll() is None:
+            col.proc.kill()
+            col.proc.wait()
+    assert totals(col.records()) == (exp['flow_records'], exp['bytes'], exp['packets'])
+    log = col.log_text()
+    assert f"capture exports: {exp['export_packets']} datagrams" in log, log
+    assert 'meter: 0 packets' in log, log
 
 
 def test_savefile_wait_keeps_running(weir_bin, corpus_dir, tmp_path):

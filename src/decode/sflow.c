@@ -115,7 +115,7 @@ struct sf_source {
 
 /* An open-addressing table per agent and sub-agent; it only grows, up to SF_SRC_MAX slots. */
 struct sf_sources {
-	uint32_t cap;  /* a power of two */
+	uint32_t cap; /* a power of two */
 	uint32_t n;
 	uint32_t last; /* the slot found last: agents send runs of samples of one source */
 	struct sf_source slot[];
@@ -223,14 +223,16 @@ static void sf_seq(struct exporter *e, uint64_t id, bool counters, uint32_t seq,
 /* sFlow v5 §5.2 sampled_header: the frame length and its first bytes, parsed by pkt.c. */
 static bool sf_raw_header(struct cursor *r, struct flow *f, struct sf_seen *seen)
 {
-	uint32_t proto, frame_len, stripped, hlen;
+	const uint8_t *p = r->p;
+	uint32_t proto, hlen;
 	struct pkt_info pi;
 	enum pkt_link link;
 
-	if (!cur_u32(r, &proto) || !cur_u32(r, &frame_len) || !cur_u32(r, &stripped) ||
-	    !cur_u32(r, &hlen) || hlen > cur_left(r))
+	/* protocol, frame length, bytes stripped, header length */
+	if (!cur_skip(r, 16) || (hlen = get_u32(p + 12)) > cur_left(r))
 		return false;
-	f->bytes = frame_len;
+	proto = get_u32(p);
+	f->bytes = get_u32(p + 4);
 	seen->frame_len = true;
 	switch (proto) {
 	case SF_HDR_ETHERNET:
@@ -442,34 +444,51 @@ static bool sf_flow_record(uint32_t format, struct cursor *r, struct flow *f, st
 /* Splits the next record (data_format, length, body) off a sample; false when it overruns. */
 static bool sf_next_record(struct cursor *s, uint32_t *format, struct cursor *body)
 {
-	uint32_t len;
-	return cur_u32(s, format) && cur_u32(s, &len) && cur_sub(s, len, body);
+	const uint8_t *p = s->p;
+
+	if (!cur_skip(s, 8))
+		return false;
+	*format = get_u32(p);
+	return cur_sub(s, get_u32(p + 4), body);
 }
 
 /* --- samples --- */
 
+/* The fixed-size headers: one length check, then plain reads. */
+#define SF_FLOW_HDR     28 /* sequence, source id, rate, pool, drops, input, output */
+#define SF_FLOW_HDR_EXP 40 /* the same with source type/index and in/out format/value apart */
+
 static bool sf_flow_header(struct cursor *s, bool expanded, struct sf_sample *h)
 {
+	const uint8_t *p = s->p;
 	uint32_t id;
 
-	if (!cur_u32(s, &h->seq))
-		return false;
 	if (expanded) {
-		if (!cur_u32(s, &h->src_type) || !cur_u32(s, &h->src_index))
+		if (!cur_skip(s, SF_FLOW_HDR_EXP))
 			return false;
-	} else if (cur_u32(s, &id)) {
-		h->src_type = id >> 24;
-		h->src_index = id & 0xffffff;
-	} else {
-		return false;
+		h->seq = get_u32(p);
+		h->src_type = get_u32(p + 4);
+		h->src_index = get_u32(p + 8);
+		h->rate = get_u32(p + 12);
+		h->pool = get_u32(p + 16);
+		h->drops = get_u32(p + 20);
+		h->in_fmt = get_u32(p + 24);
+		h->in_if = get_u32(p + 28);
+		h->out_fmt = get_u32(p + 32);
+		h->out_if = get_u32(p + 36);
+		return true;
 	}
-	if (!cur_u32(s, &h->rate) || !cur_u32(s, &h->pool) || !cur_u32(s, &h->drops))
+	if (!cur_skip(s, SF_FLOW_HDR))
 		return false;
-	if (expanded)
-		return cur_u32(s, &h->in_fmt) && cur_u32(s, &h->in_if) && cur_u32(s, &h->out_fmt) &&
-		       cur_u32(s, &h->out_if);
-	if (!cur_u32(s, &h->in_if) || !cur_u32(s, &h->out_if))
-		return false;
+	h->seq = get_u32(p);
+	id = get_u32(p + 4);
+	h->src_type = id >> 24;
+	h->src_index = id & 0xffffff;
+	h->rate = get_u32(p + 8);
+	h->pool = get_u32(p + 12);
+	h->drops = get_u32(p + 16);
+	h->in_if = get_u32(p + 20);
+	h->out_if = get_u32(p + 24);
 	/* Compact form: the top 2 bits are the format (§5.1: 1 discarded, 2 multiple). */
 	h->in_fmt = h->in_if >> 30;
 	h->out_fmt = h->out_if >> 30;

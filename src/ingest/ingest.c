@@ -43,7 +43,7 @@
  * receive buffer at the measured rate. Streams slower than COALESCE_MIN_DGRAMS per nap are not
  * worth it.
  */
-#define COALESCE_DGRAMS     (UDP_BATCH * 3)
+#define COALESCE_DGRAMS     (UDP_BATCH * 2)
 #define COALESCE_MAX_NS     2000000
 #define COALESCE_MIN_NS     20000
 #define COALESCE_MIN_DGRAMS 4

@@ -216,6 +216,33 @@ static void raw_header_flow_sample(void **state)
 	h_free(h);
 }
 
+/* Every byte of a record is defined by decode, whatever its batch slot held before. */
+static void records_fully_defined(void **state)
+{
+	struct harness *dirty = h_new(NULL), *clean = h_new(NULL);
+	struct pkt p;
+	size_t s;
+
+	sf_dgram(&p, "198.51.100.7", 3, 42, 2);
+	s = flow_sample(&p, 1, 512, 5, 6, 1);
+	rec_header(&p, 1, 1518, eth_vlan_v4_tcp, sizeof(eth_vlan_v4_tcp));
+	sf_end(&p, s);
+	s = flow_sample(&p, 2, 0, 5, 6, 0);
+	sf_end(&p, s);
+	memset(dirty->batch.rec, 0xa5, sizeof(dirty->batch.rec));
+	assert_int_equal(h_feed(dirty, &p), 2);
+	assert_int_equal(h_feed(clean, &p), 2);
+	assert_int_equal(dirty->n_out, 2);
+	assert_int_equal(clean->n_out, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_memory_equal(&dirty->out[i], &clean->out[i], sizeof(struct flow));
+	assert_null(dirty->out[1].as_path);
+	assert_null(dirty->out[1].label);
+	assert_int_equal(dirty->out[1].tag, 0);
+	h_free(dirty);
+	h_free(clean);
+}
+
 /* QinQ + 2 MPLS labels + IPv6 with hop-by-hop and destination options + UDP. */
 static const uint8_t qinq_mpls_v6_udp[] = {
     0x02, 0,    0,    0,    0,    0x01, 0x02, 0,    0,    0,    0,    0x02, 0x88,
@@ -629,6 +656,32 @@ static void sub_agents_have_own_sequences(void **state)
  * compact and expanded forms of one source are the same, expanded values beyond the compact
  * form's bits are other sources; beyond the bound, samples are counted as untracked.
  */
+/*
+ * Samples of two sources interleaved, with counter samples of one of them: each (source, kind)
+ * keeps its own sequence through the last-source shortcut of the lookup.
+ */
+static void interleaved_sources(void **state)
+{
+	struct harness *h = h_new(NULL);
+	struct {
+		uint32_t seq, source;
+	} smp[] = {{1, 7}, {1, 8}, {2, 7}, {3, 7}, {3, 8}, {4, 7}, {6, 7}, {4, 8}, {7, 7}};
+	struct pkt p;
+
+	for (uint32_t i = 0; i < sizeof(smp) / sizeof(smp[0]); i++) {
+		sf_dgram(&p, "192.0.2.5", 0, i + 1, 2);
+		flow_sample_src(&p, smp[i].seq, smp[i].source, 0);
+		counter_sample_src(&p, 100 + i, 7); /* in order: no gap */
+		assert_int_equal(h_feed(h, &p), 1);
+	}
+	/* source 8 lost its sample 2, source 7 its sample 5 */
+	struct exporter_stats st = h_stats(h, 0, SF_VER);
+	assert_int_equal(st.sample_seq_gaps, 2);
+	assert_int_equal(st.sample_seq_untracked, 0);
+	assert_int_equal(st.option_records, sizeof(smp) / sizeof(smp[0]));
+	h_free(h);
+}
+
 static void many_source_ids(void **state)
 {
 	struct harness *h = h_new(NULL);
@@ -912,6 +965,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(raw_header_flow_sample),
+	    cmocka_unit_test(records_fully_defined),
 	    cmocka_unit_test(expanded_sample_qinq_mpls_ipv6),
 	    cmocka_unit_test(truncated_header_decodes_what_it_has),
 	    cmocka_unit_test(sampled_records_and_extended_data),
@@ -921,6 +975,7 @@ int main(void)
 	    cmocka_unit_test(sample_sequence_gaps),
 	    cmocka_unit_test(datagram_sequence_gaps),
 	    cmocka_unit_test(sub_agents_have_own_sequences),
+	    cmocka_unit_test(interleaved_sources),
 	    cmocka_unit_test(many_source_ids),
 	    cmocka_unit_test(agent_drops),
 	    cmocka_unit_test(bad_input),

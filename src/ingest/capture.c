@@ -20,6 +20,7 @@
 
 #include "aggregate/plugin.h"
 #include "conf/conf.h"
+#include "ingest/ingest.h"
 #include "ingest/meter.h"
 #include "lib/cursor.h"
 #include "lib/intern.h"
@@ -198,29 +199,6 @@ static bool decode_export(struct capture *cap, const uint8_t *p, size_t caplen,
 	return true;
 }
 
-/* decode_limits from the configuration, as the UDP workers build theirs. */
-static void capture_limits(struct decode_limits *l, const struct conf *c,
-                           const struct allow_list *allow, struct intern *in)
-{
-	decode_limits_default(l);
-	if (c->max_exporters)
-		l->max_exporters = c->max_exporters;
-	if (c->max_templates)
-		l->max_templates = c->max_templates;
-	if (c->max_template_fields)
-		l->max_template_fields = c->max_template_fields;
-	if (c->hold_bytes)
-		l->hold_bytes = c->hold_bytes;
-	if (c->hold_ms)
-		l->hold_ms = c->hold_ms;
-	if (c->log_rate)
-		l->log_per_sec = c->log_rate;
-	l->time_new = c->time_new;
-	l->sflow_renormalize = c->sfacctd_renormalize;
-	l->allow = allow;
-	l->intern = in;
-}
-
 static int exports_open(struct capture *cap, char *err, size_t errlen)
 {
 	const struct conf *c = cap->c;
@@ -238,7 +216,8 @@ static int exports_open(struct capture *cap, char *err, size_t errlen)
 	if (c->allow_file[0] && !(cap->allow = allow_list_load(c->allow_file, err, errlen)))
 		return -1;
 	if ((cap->intern = intern_new(0))) {
-		capture_limits(&l, c, cap->allow, cap->intern);
+		ingest_decode_limits(&l, c, cap->allow);
+		l.intern = cap->intern;
 		cap->st = decode_state_new(&l);
 	}
 	if (!cap->st) {

@@ -109,8 +109,8 @@ static void worker_emit(void *arg, struct flow_batch *b)
 	b->n = 0;
 }
 
-static void limits_from_conf(struct decode_limits *l, const struct conf *c,
-                             const struct allow_list *allow)
+void ingest_decode_limits(struct decode_limits *l, const struct conf *c,
+                          const struct allow_list *allow)
 {
 	decode_limits_default(l);
 	if (c->max_exporters)
@@ -281,7 +281,7 @@ struct ingest *ingest_open(const struct conf *c, unsigned n_workers, struct plug
 		ingest_free(ing);
 		return NULL;
 	}
-	limits_from_conf(&l, c, allow);
+	ingest_decode_limits(&l, c, allow);
 	if (!(l.intern = ing->intern = intern_new(0))) {
 		snprintf(err, errlen, "out of memory");
 		ingest_free(ing);

@@ -9,8 +9,16 @@
 
 struct allow_list;
 struct conf;
+struct decode_limits;
 struct ingest;
 struct plugin_set;
+
+/*
+ * The decoder bounds of c (exporters, templates, hold, log rate, time_new, renormalization)
+ * with allow list `allow`; intern is left NULL for the caller to set.
+ */
+void ingest_decode_limits(struct decode_limits *l, const struct conf *c,
+                          const struct allow_list *allow);
 
 /* conf->workers, or one per online core when it is 0. */
 unsigned ingest_worker_count(const struct conf *c);

@@ -44,7 +44,7 @@ static void usage(FILE *out)
 	    "\n"
 	    "Signals: SIGTERM/SIGINT flush every plugin and exit 0; SIGUSR1 logs the per\n"
 	    "exporter counters, kernel drops, plugin and sink counters and the AS-name\n"
-	    "resolver's counters.\n"
+	    "resolver's counters; SIGUSR2 re-reads the tee plugins' tee_receivers files.\n"
 	    "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
@@ -114,7 +114,7 @@ static void on_sighup(const struct conf *c, FILE *logf)
 
 /* The control thread: waits for signals until SIGTERM or SIGINT. */
 static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, struct ingest *ing,
-                        struct plugin_set *ps, struct asname *an)
+                        struct plugin_set *ps, struct asname *an, struct relay *rl)
 {
 	const struct timespec tick = {1, 0};
 
@@ -132,6 +132,8 @@ static void signal_loop(const sigset_t *set, const struct conf *c, FILE *logf, s
 			log_stats(ing, ps, an, "SIGUSR1");
 		else if (sig == SIGHUP)
 			on_sighup(c, logf);
+		else if (sig == SIGUSR2) /* the tee plugins' receivers files */
+			relay_reload_signal(rl, NAME);
 	}
 }
 
@@ -322,7 +324,7 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 
 	struct http_src hs = {ing, ps, an};
 	http_serve(c, &hs);
-	signal_loop(&set, c, logf, ing, ps, an);
+	signal_loop(&set, c, logf, ing, ps, an, rl);
 	http_remove(c->http, &hs); /* before ing and ps go */
 
 	capture_stop(cap); /* its last flows reach the plugins before they stop */

@@ -197,6 +197,7 @@ void daemon_block_signals(sigset_t *set)
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR2);
 	/* Blocked before any thread exists, so only sigtimedwait() in the caller sees them. */
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);

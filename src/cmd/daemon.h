@@ -66,7 +66,10 @@ FILE *daemon_text_open(struct daemon_text *t);
 /* Closes t->f, logs each line at notice (and writes it all to `also` when set), frees it. */
 void daemon_text_log(struct daemon_text *t, FILE *also);
 
-/* Blocks SIGTERM, SIGINT, SIGUSR1 and SIGHUP into *set for sigtimedwait(); ignores SIGPIPE. */
+/*
+ * Blocks SIGTERM, SIGINT, SIGUSR1, SIGHUP and SIGUSR2 into *set for sigtimedwait(); ignores
+ * SIGPIPE.
+ */
 void daemon_block_signals(sigset_t *set);
 /* daemon(3) when c->daemonize; 0, or -1 with the error printed. */
 int daemon_detach(const struct conf *c, const char *name);

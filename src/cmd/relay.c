@@ -35,7 +35,9 @@ static void usage(FILE *out)
 	    "  -h, --help      this text\n"
 	    "\n"
 	    "Signals: SIGTERM/SIGINT relay what is queued and exit 0; SIGUSR1 logs the counters\n"
-	    "per pool, receiver (state, packets/bytes out, send failures) and exporter.\n"
+	    "per pool, receiver (state, packets/bytes out, send failures) and exporter;\n"
+	    "SIGUSR2 re-reads tee_receivers (a bad file is logged as file:line and the\n"
+	    "running pools stay); SIGHUP reopens the logfile.\n"
 	    "Exit codes: 0 ok, 1 runtime error, 2 usage or config error.\n");
 }
 
@@ -93,6 +95,8 @@ static void signal_loop(const sigset_t *set, const struct relayd *d)
 			log_stats(d, "SIGUSR1");
 		else if (sig == SIGHUP && d->logf && daemon_logfile_reopen(d->c, d->logf) == 0)
 			WLOG(LL_NOTICE, "weir relay: SIGHUP: logfile reopened");
+		else if (sig == SIGUSR2)
+			relay_reload_signal(d->r, NAME);
 	}
 }
 

@@ -97,44 +97,59 @@ static void probe_health(struct relay *r, struct relay_rcv *rc)
  */
 static void probe_icmp(struct relay_rcv *rc)
 {
+	struct relay_rcv_st *st = rc->st;
 	int err = 0;
 	socklen_t el = sizeof(err);
 
-	if (rc->probe_fd < 0) {
-		rc->probe_fd =
+	if (st->probe_fd < 0) {
+		st->probe_fd =
 		    socket(rc->def->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
-		if (rc->probe_fd < 0)
+		if (st->probe_fd < 0)
 			return;
-		if (connect(rc->probe_fd, (const struct sockaddr *)&rc->def->ss, rc->def->len) <
+		if (connect(st->probe_fd, (const struct sockaddr *)&rc->def->ss, rc->def->len) <
 		    0) {
-			close(rc->probe_fd);
-			rc->probe_fd = -1;
+			close(st->probe_fd);
+			st->probe_fd = -1;
 			return;
 		}
-		rc->probe_pending = false;
+		st->probe_pending = false;
 	}
-	if (rc->probe_pending) {
-		(void)getsockopt(rc->probe_fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		rc->probe_pending = false;
+	if (st->probe_pending) {
+		(void)getsockopt(st->probe_fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		st->probe_pending = false;
 		if (err != ECONNREFUSED) {
 			relay_rcv_up(rc, DOWN_ICMP, "no ICMP port unreachable for a probe");
 			return;
 		}
 	}
 	/* A refusal still pending from an earlier probe is reported by this send: try twice. */
-	for (int i = 0; i < 2 && !rc->probe_pending; i++)
-		rc->probe_pending = send(rc->probe_fd, "", 0, MSG_DONTWAIT) == 0;
+	for (int i = 0; i < 2 && !st->probe_pending; i++)
+		st->probe_pending = send(st->probe_fd, "", 0, MSG_DONTWAIT) == 0;
 }
 
-static void probe_all(struct relay *r)
+static void probe_set(struct relay *r, struct relay_set *s)
 {
-	for (size_t i = 0; i < r->n_rcv; i++) {
-		struct relay_rcv *rc = r->rcv[i];
+	for (size_t i = 0; i < s->n_rcv; i++) {
+		struct relay_rcv *rc = s->rcv[i];
 		if (rc->pool->def.healthz_port)
 			probe_health(r, rc);
-		else if (atomic_load_explicit(&rc->down, memory_order_acquire) & DOWN_ICMP)
+		else if (atomic_load_explicit(&rc->st->down, memory_order_acquire) & DOWN_ICMP)
 			probe_icmp(rc);
 	}
+}
+
+/*
+ * One pass over the published set, held like a worker holds it for a batch (odd epoch), then
+ * the sets replaced since that nobody holds any more are freed.
+ */
+static void probe_all(struct relay *r)
+{
+	atomic_fetch_add(&r->probe_epoch, 1);
+	probe_set(r, atomic_load(&r->set));
+	atomic_fetch_add_explicit(&r->probe_epoch, 1, memory_order_release);
+	pthread_mutex_lock(&r->lock);
+	relay_reclaim(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 void *relay_probe_main(void *arg)

@@ -45,11 +45,11 @@ static const char *down_reason(unsigned why)
 
 void relay_rcv_down(struct relay_rcv *rc, unsigned why, const char *detail)
 {
-	unsigned old = atomic_fetch_or_explicit(&rc->down, why, memory_order_acq_rel);
+	unsigned old = atomic_fetch_or_explicit(&rc->st->down, why, memory_order_acq_rel);
 
 	if (old)
 		return;
-	atomic_fetch_add_explicit(&rc->changes, 1, RLX);
+	atomic_fetch_add_explicit(&rc->st->changes, 1, RLX);
 	WLOG(LL_WARN,
 	     "relay: pool %u receiver %s is down (%s: %s): its exporters move to the other "
 	     "receivers of the pool",
@@ -58,11 +58,11 @@ void relay_rcv_down(struct relay_rcv *rc, unsigned why, const char *detail)
 
 void relay_rcv_up(struct relay_rcv *rc, unsigned why, const char *detail)
 {
-	unsigned old = atomic_fetch_and_explicit(&rc->down, ~why, memory_order_acq_rel);
+	unsigned old = atomic_fetch_and_explicit(&rc->st->down, ~why, memory_order_acq_rel);
 
 	if (!old || (old & ~why))
 		return;
-	atomic_fetch_add_explicit(&rc->changes, 1, RLX);
+	atomic_fetch_add_explicit(&rc->st->changes, 1, RLX);
 	WLOG(LL_NOTICE, "relay: pool %u receiver %s is up again (%s): its exporters move back",
 	     rc->pool->def.id, rc->def->text, detail);
 }
@@ -110,7 +110,7 @@ static int bind_source(int fd, const struct relay_rcv *rc, char *err, size_t err
 }
 
 /* A connected UDP socket: ECONNREFUSED on it tells that the receiver is gone. */
-static int open_send_socket(const struct relay_rcv *rc, char *err, size_t errlen)
+int relay_open_send_socket(const struct relay_rcv *rc, char *err, size_t errlen)
 {
 	const struct plugin_conf *pc = rc->pool->pc;
 	int fam = rc->def->ss.ss_family;
@@ -142,111 +142,23 @@ static int open_send_socket(const struct relay_rcv *rc, char *err, size_t errlen
 
 /* --- setup --- */
 
-static int add_pools(struct relay *r, const struct plugin_conf *pc, struct relay_rcvfile *f)
-{
-	struct relay_pool *grown = realloc(r->pools, (r->n_pools + f->n) * sizeof(*grown));
-
-	if (!grown)
-		return -1;
-	r->pools = grown;
-	for (size_t i = 0; i < f->n; i++) {
-		struct relay_pool *pl = &r->pools[r->n_pools];
-		memset(pl, 0, sizeof(*pl));
-		pl->def = f->pools[i]; /* takes the receivers and the exporter list */
-		pl->pc = pc;
-		pl->gidx = (unsigned)r->n_pools;
-		pl->transparent = pc->tee_transparent;
-		r->n_pools++;
-	}
-	free(f->pools);
-	memset(f, 0, sizeof(*f));
-	return 0;
-}
-
-static int index_receivers(struct relay *r)
-{
-	for (size_t i = 0; i < r->n_pools; i++)
-		r->n_rcv += r->pools[i].def.n_rcv;
-	r->rcv = calloc(r->n_rcv ? r->n_rcv : 1, sizeof(*r->rcv));
-	if (!r->rcv)
-		return -1;
-	unsigned g = 0;
-	for (size_t i = 0; i < r->n_pools; i++) {
-		struct relay_pool *pl = &r->pools[i];
-		pl->rcv = calloc(pl->def.n_rcv, sizeof(*pl->rcv));
-		if (!pl->rcv)
-			return -1;
-		for (size_t k = 0; k < pl->def.n_rcv; k++) {
-			struct relay_rcv *rc = &pl->rcv[k];
-			rc->pool = pl;
-			rc->idx = (unsigned)k;
-			rc->gidx = g;
-			rc->def = &pl->def.rcv[k];
-			rc->key = relay_rcv_key(rc->def->text);
-			rc->probe_fd = -1;
-			rc->raw_dst = rc->def->ss;
-			if (rc->raw_dst.ss_family == AF_INET)
-				((struct sockaddr_in *)&rc->raw_dst)->sin_port = 0;
-			else
-				((struct sockaddr_in6 *)&rc->raw_dst)->sin6_port = 0;
-			r->rcv[g++] = rc;
-		}
-	}
-	return 0;
-}
-
-static bool needs_raw(const struct relay *r, int family)
-{
-	for (size_t i = 0; i < r->n_rcv; i++)
-		if (r->rcv[i]->pool->transparent && r->rcv[i]->def->ss.ss_family == family)
-			return true;
-	return false;
-}
-
-static int worker_open(struct relay *r, struct relay_worker *w, char *err, size_t errlen)
+static int worker_init(struct relay *r, struct relay_worker *w, unsigned id)
 {
 	w->r = r;
+	w->id = id;
 	w->raw4 = w->raw6 = -1;
-	w->q = calloc(r->n_rcv ? r->n_rcv : 1, sizeof(*w->q));
-	w->dirty = calloc(r->n_rcv ? r->n_rcv : 1, sizeof(*w->dirty));
-	w->pool = calloc(r->n_pools, sizeof(*w->pool));
 	w->exp = calloc(RELAY_EXP_SLOTS, sizeof(*w->exp));
 	w->scratch = malloc(RELAY_SCRATCH);
-	if (!w->q || !w->dirty || !w->pool || !w->exp || !w->scratch) {
-		snprintf(err, errlen, "relay: out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < r->n_rcv; i++)
-		w->q[i].fd = -1;
 	ratelimit_init(&w->rl, 20);
-	if (needs_raw(r, AF_INET) && (w->raw4 = relay_raw_open(AF_INET, err, errlen)) < 0)
-		return -1;
-	if (needs_raw(r, AF_INET6) && (w->raw6 = relay_raw_open(AF_INET6, err, errlen)) < 0)
-		return -1;
-	for (size_t i = 0; i < r->n_rcv; i++) {
-		if (r->rcv[i]->pool->transparent)
-			continue;
-		err[0] = '\0';
-		w->q[i].fd = open_send_socket(r->rcv[i], err, errlen);
-		if (w->q[i].fd < 0)
-			return -1;
-	}
-	return 0;
+	return w->exp && w->scratch ? 0 : -1;
 }
 
-static void worker_free(struct relay *r, struct relay_worker *w)
+static void worker_free(struct relay_worker *w)
 {
-	if (w->q)
-		for (size_t i = 0; i < r->n_rcv; i++)
-			if (w->q[i].fd >= 0)
-				close(w->q[i].fd);
 	if (w->raw4 >= 0)
 		close(w->raw4);
 	if (w->raw6 >= 0)
 		close(w->raw6);
-	free(w->q);
-	free(w->dirty);
-	free(w->pool);
 	free(w->exp);
 	free(w->scratch);
 }
@@ -256,109 +168,64 @@ void relay_free(struct relay *r)
 	if (!r)
 		return;
 	relay_stop(r);
+	while (r->retired) {
+		struct relay_set *s = r->retired;
+		r->retired = s->next;
+		relay_set_free(r, s);
+	}
+	relay_set_free(r, atomic_load(&r->set));
 	if (r->w)
 		for (unsigned i = 0; i < r->n_workers; i++)
-			worker_free(r, &r->w[i]);
+			worker_free(&r->w[i]);
 	free(r->w);
-	for (size_t i = 0; i < r->n_pools; i++) {
-		struct relay_pool *pl = &r->pools[i];
-		if (pl->rcv)
-			for (size_t k = 0; k < pl->def.n_rcv; k++)
-				if (pl->rcv[k].probe_fd >= 0)
-					close(pl->rcv[k].probe_fd);
-		free(pl->rcv);
-		free(pl->def.rcv);
-		if (pl->def.exporters)
-			allow_list_free(pl->def.exporters);
-	}
-	free(r->pools);
-	free(r->rcv);
+	free(r->pcs);
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->reload_lock);
 	free(r);
-}
-
-static int load_files(struct relay *r, const struct plugin_conf *const *pcs, size_t n_pcs,
-                      char *err, size_t errlen)
-{
-	for (size_t i = 0; i < n_pcs; i++) {
-		const struct plugin_conf *pc = pcs[i];
-		struct relay_rcvfile_opts o = {.max_pools = pc->tee_max_pools,
-		                               .max_receivers = pc->tee_max_receivers};
-		struct relay_rcvfile f;
-		if (!pc->tee_receivers[0]) {
-			snprintf(err, errlen, "plugin %s[%s]: tee_receivers is not set", pc->type,
-			         pc->name);
-			return -1;
-		}
-		if (relay_rcvfile_load(pc->tee_receivers, &o, &f, err, errlen) < 0)
-			return -1;
-		if (add_pools(r, pc, &f) < 0) {
-			relay_rcvfile_free(&f);
-			snprintf(err, errlen, "relay: out of memory");
-			return -1;
-		}
-	}
-	/* One probe thread serves every tee plugin: the first one's interval applies. */
-	if (n_pcs && pcs[0]->tee_probe_ms)
-		r->probe_ms = pcs[0]->tee_probe_ms;
-	return 0;
-}
-
-/* tee_source_ip must be of each receiver's family (transparent pools ignore it). */
-static int check_sources(const struct relay *r, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < r->n_rcv; i++) {
-		const struct relay_rcv *rc = r->rcv[i];
-		const char *ip = rc->pool->pc->tee_source_ip;
-		struct wip a;
-		if (!ip[0] || rc->pool->transparent)
-			continue;
-		if (!wip_parse(&a, ip) || wip_is_v4(&a) != (rc->def->ss.ss_family == AF_INET)) {
-			snprintf(
-			    err, errlen,
-			    "tee pool %u receiver %s: tee_source_ip %s is not of the receiver's "
-			    "address family",
-			    rc->pool->def.id, rc->def->text, ip);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 struct relay *relay_open(const struct plugin_conf *const *pcs, size_t n_pcs, unsigned n_workers,
                          int *exit_code, char *err, size_t errlen)
 {
 	struct relay *r = calloc(1, sizeof(*r));
+	bool config = false;
 
 	*exit_code = 1;
 	if (!r) {
 		snprintf(err, errlen, "relay: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->reload_lock, NULL);
 	r->stop_fd = -1;
 	r->probe_ms = 1000;
+	/* One probe thread serves every tee plugin: the first one's interval applies. */
+	if (n_pcs && pcs[0]->tee_probe_ms)
+		r->probe_ms = pcs[0]->tee_probe_ms;
 	r->n_workers = n_workers ? n_workers : 1;
-	if (load_files(r, pcs, n_pcs, err, errlen) < 0)
-		goto bad_config;
-	if (index_receivers(r) < 0 || !(r->w = calloc(r->n_workers, sizeof(*r->w))))
+	r->n_pcs = n_pcs;
+	r->pcs = calloc(n_pcs ? n_pcs : 1, sizeof(*r->pcs));
+	r->w = calloc(r->n_workers, sizeof(*r->w));
+	if (!r->pcs || !r->w)
 		goto oom;
-	if (check_sources(r, err, errlen) < 0)
-		goto bad_config;
-	for (unsigned i = 0; i < r->n_workers; i++) {
-		r->w[i].id = i;
-		r->w[i].raw4 = r->w[i].raw6 = -1;
-	}
+	memcpy(r->pcs, pcs, n_pcs * sizeof(*pcs));
 	for (unsigned i = 0; i < r->n_workers; i++)
-		if (worker_open(r, &r->w[i], err, errlen) < 0)
-			goto fail;
+		if (worker_init(r, &r->w[i], i) < 0)
+			goto oom;
+	struct relay_set *s = relay_set_build(r, NULL, &config, err, errlen);
+	if (!s) {
+		if (config)
+			*exit_code = 2;
+		relay_free(r);
+		return NULL;
+	}
+	s->published = true;
+	atomic_store(&r->set, s);
 	return r;
 oom:
 	snprintf(err, errlen, "relay: out of memory");
-	goto fail;
-bad_config:
-	*exit_code = 2;
-fail:
 	relay_free(r);
 	return NULL;
 }

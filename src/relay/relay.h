@@ -31,6 +31,18 @@ size_t relay_plugins(const struct conf *c, const struct plugin_conf **out, size_
 struct relay *relay_open(const struct plugin_conf *const *pcs, size_t n_pcs, unsigned n_workers,
                          int *exit_code, char *err, size_t errlen);
 
+/*
+ * Re-reads every plugin's receivers file (SIGUSR2) and swaps the new pools in at once: workers
+ * finish their batch on the old set and take the new one at their next; receivers that stay
+ * (same plugin, pool id, address and src_port) keep their sockets, state and counters; removed
+ * ones are closed once no worker can use them. 0 with a "before -> after" summary in msg, or
+ * -1 with the error in msg ("file:line: message") and the running pools untouched. Counted in
+ * relay_stats_print(). Not to be called by the workers.
+ */
+int relay_reload(struct relay *r, char *msg, size_t len);
+/* SIGUSR2 in `who` ("weir relay"): relay_reload() and one notice; r NULL: nothing to reload. */
+void relay_reload_signal(struct relay *r, const char *who);
+
 /* Starts the probe thread (down receivers, healthz). 0 ok, -1 with err set. */
 int relay_start(struct relay *r, char *err, size_t errlen);
 void relay_stop(struct relay *r);
@@ -43,15 +55,19 @@ void relay_free(struct relay *r);
  */
 void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, uint16_t port);
 
-/* Sends what worker `worker` queued (sendmmsg per receiver). */
+/*
+ * Sends what worker `worker` queued (sendmmsg per receiver). Ends the worker's batch: the pools
+ * it used may be replaced by a reload from then on. Every relay_input() must be followed by a
+ * relay_flush() before the worker waits for more datagrams.
+ */
 void relay_flush(struct relay *r, unsigned worker);
 
 /* One line per pool, receiver and exporter: packets/bytes in and out, failures, state. */
 void relay_stats_print(struct relay *r, FILE *out);
 
 /* One line per pool: its receivers and how it balances (to out, or to the log). */
-void relay_describe(const struct relay *r, FILE *out);
-void relay_log_describe(const struct relay *r);
+void relay_describe(struct relay *r, FILE *out);
+void relay_log_describe(struct relay *r);
 
 /* Fills an ingest tap that relays what `weir collect` receives (the tee plugin). */
 struct ingest_tap;

@@ -17,7 +17,7 @@ static void add(_Atomic uint64_t *c, uint64_t v)
 
 static bool rcv_up(const struct relay_rcv *rc)
 {
-	return atomic_load_explicit(&rc->down, memory_order_acquire) == 0;
+	return atomic_load_explicit(&rc->st->down, memory_order_acquire) == 0;
 }
 
 /* The worker's counters for an exporter; NULL when its table is full (counted as other). */
@@ -47,7 +47,7 @@ static void send_failed(struct relay_worker *w, struct relay_rcv *rc, const char
 /* After the receiver changed state, an ICMP error this socket kept from before is stale. */
 static void drop_stale_error(struct rw_queue *q, const struct relay_rcv *rc)
 {
-	uint64_t changes = atomic_load_explicit(&rc->changes, RLX);
+	uint64_t changes = atomic_load_explicit(&rc->st->changes, RLX);
 	int e = 0;
 	socklen_t el = sizeof(e);
 
@@ -59,9 +59,9 @@ static void drop_stale_error(struct rw_queue *q, const struct relay_rcv *rc)
 }
 
 /* Sends one receiver's queue; on ECONNREFUSED the receiver is taken out of its pool. */
-static void flush_queue(struct relay_worker *w, struct relay_rcv *rc)
+static void flush_queue(struct relay_worker *w, struct rw_set *ws, struct relay_rcv *rc)
 {
-	struct rw_queue *q = &w->q[rc->gidx];
+	struct rw_queue *q = ws->q[rc->gidx];
 	int fd = q->fd;
 	unsigned off = 0, sent = 0;
 	uint64_t bytes = 0;
@@ -95,26 +95,62 @@ static void flush_queue(struct relay_worker *w, struct relay_rcv *rc)
 	q->n = 0;
 }
 
+/* Sends every queue of the batch in progress; the batch goes on. */
+static void flush_all(struct relay_worker *w)
+{
+	struct relay_set *s = w->cur;
+	struct rw_set *ws = &s->w[w->id];
+
+	for (unsigned i = 0; i < ws->n_dirty; i++) {
+		flush_queue(w, ws, s->rcv[ws->dirty[i]]);
+		ws->q[ws->dirty[i]]->queued = false;
+	}
+	ws->n_dirty = 0;
+	w->scratch_used = 0;
+}
+
+/*
+ * The set for the batch that starts: the epoch turns odd before the set pointer is read (both
+ * seq_cst, against the reloader's store then epoch read), so a reloader either sees the odd
+ * epoch or the worker sees the new set.
+ */
+static struct relay_set *batch_begin(struct relay *r, struct relay_worker *w)
+{
+	if (w->cur)
+		return w->cur;
+	atomic_fetch_add(&w->epoch, 1);
+	struct relay_set *s = atomic_load(&r->set);
+	if (s->gen != w->gen) {
+		/* Pool and receiver indexes changed: forget where exporters went. */
+		for (size_t i = 0; i < RELAY_EXP_SLOTS; i++)
+			memset(w->exp[i].last, RELAY_NO_RCV, sizeof(w->exp[i].last));
+		w->gen = s->gen;
+	}
+	w->cur = s;
+	return s;
+}
+
 void relay_flush(struct relay *r, unsigned worker)
 {
 	struct relay_worker *w = &r->w[worker];
 
-	for (unsigned i = 0; i < w->n_dirty; i++) {
-		flush_queue(w, r->rcv[w->dirty[i]]);
-		w->q[w->dirty[i]].queued = false;
-	}
-	w->n_dirty = 0;
-	w->scratch_used = 0;
+	if (!w->cur)
+		return;
+	flush_all(w);
+	w->cur = NULL;
+	/* Quiescent point: this worker holds no pointer into any set until its next batch. */
+	atomic_fetch_add_explicit(&w->epoch, 1, memory_order_release);
 }
 
 /* Queues p (the datagram or a template copy) for rc. */
 static void enqueue(struct relay_worker *w, struct relay_rcv *rc, const struct udp_dgram *d,
                     const uint8_t *p, size_t len, struct rw_exp *e)
 {
-	struct rw_queue *q = &w->q[rc->gidx];
+	struct rw_set *ws = &w->cur->w[w->id];
+	struct rw_queue *q = ws->q[rc->gidx];
 
 	if (q->n == UDP_BATCH)
-		flush_queue(w, rc);
+		flush_queue(w, ws, rc);
 	unsigned i = q->n;
 	struct msghdr *mh = &q->msg[i].msg_hdr;
 	memset(mh, 0, sizeof(*mh));
@@ -142,7 +178,7 @@ static void enqueue(struct relay_worker *w, struct relay_rcv *rc, const struct u
 	q->n++;
 	if (!q->queued) {
 		q->queued = true;
-		w->dirty[w->n_dirty++] = rc->gidx;
+		ws->dirty[ws->n_dirty++] = rc->gidx;
 	}
 	if (e) {
 		add(&e->pout, 1);
@@ -208,7 +244,7 @@ static void log_move(struct relay_worker *w, struct relay_pool *pl, struct rw_ex
 static const uint8_t *template_copy(struct relay_worker *w, const struct udp_dgram *d, size_t *len)
 {
 	if (RELAY_SCRATCH - w->scratch_used < d->len)
-		relay_flush(w->r, w->id);
+		flush_all(w);
 	uint8_t *out = w->scratch + w->scratch_used;
 	*len = relay_templates_copy(d->data, d->len, out, RELAY_SCRATCH - w->scratch_used);
 	w->scratch_used += *len;
@@ -248,7 +284,7 @@ static void send_rr(struct relay_worker *w, struct relay_pool *pl, struct rw_poo
 static void send_pool(struct relay_worker *w, struct relay_pool *pl, const struct udp_dgram *d,
                       uint16_t port, uint64_t h, unsigned sets, struct rw_exp *e)
 {
-	struct rw_pool *rp = &w->pool[pl->gidx];
+	struct rw_pool *rp = w->cur->w[w->id].pool[pl->gidx];
 	struct relay_rcv *to = NULL;
 
 	switch (pl->def.bal) {
@@ -279,6 +315,8 @@ static void send_pool(struct relay_worker *w, struct relay_pool *pl, const struc
 void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, uint16_t port)
 {
 	struct relay_worker *w = &r->w[worker];
+	struct relay_set *s = batch_begin(r, w);
+	struct rw_set *ws = &s->w[worker];
 	uint64_t h = relay_hash_addr(&d->src);
 	struct rw_exp *e = exp_find(w, &d->src, h);
 	uint32_t proto = relay_proto_of(d->data, d->len);
@@ -292,9 +330,9 @@ void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, ui
 		add(&w->other_in, 1);
 		add(&w->other_bytes, d->len);
 	}
-	for (size_t i = 0; i < r->n_pools; i++) {
-		struct relay_pool *pl = &r->pools[i];
-		struct rw_pool *rp = &w->pool[i];
+	for (size_t i = 0; i < s->n_pools; i++) {
+		struct relay_pool *pl = &s->pools[i];
+		struct rw_pool *rp = ws->pool[i];
 		add(&rp->in, 1);
 		add(&rp->bytes_in, d->len);
 		if ((pl->def.protos && !(pl->def.protos & proto)) ||

@@ -13,10 +13,10 @@ static unsigned long long ld(const _Atomic uint64_t *v)
 	return (unsigned long long)atomic_load_explicit(v, RLX);
 }
 
-void relay_describe(const struct relay *r, FILE *out)
+static void describe_set(const struct relay_set *s, FILE *out)
 {
-	for (size_t i = 0; i < r->n_pools; i++) {
-		const struct relay_pool *pl = &r->pools[i];
+	for (size_t i = 0; i < s->n_pools; i++) {
+		const struct relay_pool *pl = &s->pools[i];
 		fprintf(out, "relay: pool %u (%s%s%s%s%s%s): %zu receiver%s:", pl->def.id,
 		        relay_plugin_type(pl->pc->type) ? "tee[" : "",
 		        relay_plugin_type(pl->pc->type) ? pl->pc->name : "",
@@ -30,7 +30,14 @@ void relay_describe(const struct relay *r, FILE *out)
 	}
 }
 
-void relay_log_describe(const struct relay *r)
+void relay_describe(struct relay *r, FILE *out)
+{
+	pthread_mutex_lock(&r->lock);
+	describe_set(relay_set_locked(r), out);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void relay_log_describe(struct relay *r)
 {
 	char *text = NULL, *save = NULL;
 	size_t len = 0;
@@ -52,37 +59,38 @@ static const char *state_of(unsigned down)
 	return down & DOWN_HEALTH ? "down(healthz)" : "down(icmp)";
 }
 
-static void pool_stats(const struct relay *r, FILE *out)
+static void pool_stats(const struct relay *r, const struct relay_set *s, FILE *out)
 {
-	for (size_t i = 0; i < r->n_pools; i++) {
+	for (size_t i = 0; i < s->n_pools; i++) {
 		unsigned long long c[6] = {0};
 		for (unsigned k = 0; k < r->n_workers; k++) {
-			const struct rw_pool *p = &r->w[k].pool[i];
+			const struct rw_pool *p = s->w[k].pool[i];
 			c[0] += ld(&p->in), c[1] += ld(&p->bytes_in), c[2] += ld(&p->filtered);
 			c[3] += ld(&p->sampled), c[4] += ld(&p->none), c[5] += ld(&p->tmpl_copies);
 		}
 		fprintf(out,
 		        "relay pool %u: datagrams_in %llu bytes_in %llu filtered %llu sampled_out "
 		        "%llu no_receiver %llu template_copies %llu\n",
-		        r->pools[i].def.id, c[0], c[1], c[2], c[3], c[4], c[5]);
+		        s->pools[i].def.id, c[0], c[1], c[2], c[3], c[4], c[5]);
 	}
 }
 
-static void receiver_stats(const struct relay *r, FILE *out)
+static void receiver_stats(const struct relay *r, const struct relay_set *s, FILE *out)
 {
-	for (size_t g = 0; g < r->n_rcv; g++) {
-		const struct relay_rcv *rc = r->rcv[g];
+	for (size_t g = 0; g < s->n_rcv; g++) {
+		const struct relay_rcv *rc = s->rcv[g];
 		unsigned long long p = 0, b = 0, f = 0;
 		for (unsigned k = 0; k < r->n_workers; k++) {
-			p += ld(&r->w[k].q[g].pkts);
-			b += ld(&r->w[k].q[g].bytes);
-			f += ld(&r->w[k].q[g].fails);
+			p += ld(&s->w[k].q[g]->pkts);
+			b += ld(&s->w[k].q[g]->bytes);
+			f += ld(&s->w[k].q[g]->fails);
 		}
 		fprintf(out,
 		        "relay receiver %s pool %u: state %s packets_out %llu bytes_out %llu "
 		        "send_failed %llu state_changes %llu\n",
 		        rc->def->text, rc->pool->def.id,
-		        state_of(atomic_load_explicit(&rc->down, RLX)), p, b, f, ld(&rc->changes));
+		        state_of(atomic_load_explicit(&rc->st->down, RLX)), p, b, f,
+		        ld(&rc->st->changes));
 	}
 }
 
@@ -140,7 +148,12 @@ static void exporter_stats(const struct relay *r, FILE *out)
 
 void relay_stats_print(struct relay *r, FILE *out)
 {
-	pool_stats(r, out);
-	receiver_stats(r, out);
+	pthread_mutex_lock(&r->lock);
+	const struct relay_set *s = relay_set_locked(r);
+	pool_stats(r, s, out);
+	receiver_stats(r, s, out);
+	pthread_mutex_unlock(&r->lock);
 	exporter_stats(r, out);
+	fprintf(out, "relay reloads %llu reload_failures %llu\n", ld(&r->reloads),
+	        ld(&r->reload_fails));
 }

@@ -364,6 +364,11 @@ static void rig_open(struct rig *g, int n, const char *opts)
 		fail_msg("relay_open: %s", err);
 }
 
+static struct relay_rcv *rcv_at(struct relay *r, size_t g)
+{
+	return atomic_load(&r->set)->rcv[g];
+}
+
 static void rig_close(struct rig *g)
 {
 	relay_free(g->r);
@@ -420,7 +425,7 @@ static void hash_agent_pins_exporters(void **state)
 		assert_int_equal(got[i] % 3, 0);
 
 	/* Receiver 1 down: its exporters spread over 0 and 2, the others stay. */
-	relay_rcv_down(g.r->rcv[1], DOWN_ICMP, "test");
+	relay_rcv_down(rcv_at(g.r, 1), DOWN_ICMP, "test");
 	for (uint32_t e = 0; e < 30; e++)
 		send_from(&g, 0x0a000001 + e, v5, sizeof(v5), 2055);
 	relay_flush(g.r, 0);
@@ -429,7 +434,7 @@ static void hash_agent_pins_exporters(void **state)
 	int a = drain(&g, 0, NULL, NULL), c = drain(&g, 2, NULL, NULL);
 	assert_int_equal(a + c, 30);
 	assert_true(a >= got[0] / 3 && c >= got[2] / 3);
-	relay_rcv_up(g.r->rcv[1], DOWN_ICMP, "test");
+	relay_rcv_up(rcv_at(g.r, 1), DOWN_ICMP, "test");
 	rig_close(&g);
 }
 
@@ -504,13 +509,154 @@ static void refused_receiver_goes_down(void **state)
 	rig_open(&g, 2, "balance-alg=all");
 	close(g.fd[1]); /* nothing listens there now: ICMP port unreachable */
 	g.fd[1] = -1;
-	for (int i = 0; i < 5 && atomic_load(&g.r->rcv[1]->down) == 0; i++) {
+	for (int i = 0; i < 5 && atomic_load(&rcv_at(g.r, 1)->st->down) == 0; i++) {
 		send_from(&g, 0x0a000001, v5, sizeof(v5), 2055);
 		relay_flush(g.r, 0);
 		usleep(10000);
 	}
-	assert_int_equal(atomic_load(&g.r->rcv[1]->down), DOWN_ICMP);
+	assert_int_equal(atomic_load(&rcv_at(g.r, 1)->st->down), DOWN_ICMP);
 	assert_true(drain(&g, 0, NULL, NULL) >= 2);
+	rig_close(&g);
+}
+
+/* --- reloads --- */
+
+static void match_keeps_pool_address_and_source_port(void **state)
+{
+	int a, b;
+	const struct relay_key was[] = {
+	    {&a, 1, 0, "127.0.0.1:2100"}, {&a, 1, 0, "127.0.0.1:2101"},
+	    {&a, 2, 0, "127.0.0.1:2100"}, {&b, 1, 0, "127.0.0.1:2100"},
+	    {&a, 3, 9, "127.0.0.1:2100"}, {&a, 4, 0, "127.0.0.1:2100"},
+	};
+	const struct relay_key nw[] = {
+	    {&a, 1, 0, "127.0.0.1:2101"}, /* moved within the pool's list: kept */
+	    {&a, 1, 0, "127.0.0.1:2102"}, /* new address */
+	    {&b, 1, 0, "127.0.0.1:2100"}, /* same pool id, other plugin: its own */
+	    {&a, 3, 8, "127.0.0.1:2100"}, /* src_port changed: a new socket */
+	    {&a, 4, 0, "127.0.0.1:2100"}, /* listed twice: the first one keeps it */
+	    {&a, 4, 0, "127.0.0.1:2100"},
+	};
+	int out[6];
+
+	relay_match(was, 6, nw, 6, out);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], -1);
+	assert_int_equal(out[2], 3);
+	assert_int_equal(out[3], -1);
+	assert_int_equal(out[4], 5);
+	assert_int_equal(out[5], -1);
+	relay_match(was, 0, nw, 2, out);
+	assert_int_equal(out[0], -1);
+	assert_int_equal(out[1], -1);
+}
+
+static void rig_rewrite(struct rig *g, const char *text)
+{
+	FILE *f = fopen(g->path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *stats_text(struct relay *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	relay_stats_print(r, f);
+	fclose(f);
+	return text;
+}
+
+static void reload_swaps_keeps_and_refuses_bad_files(void **state)
+{
+	struct rig g;
+	uint8_t v5[72] = {0, 5};
+	char text[256], msg[512];
+	int before[3] = {0}, after[3] = {0};
+
+	rig_open(&g, 3, "balance-alg=hash-agent");
+	uint64_t key1 = rcv_at(g.r, 1)->key;
+	struct rw_queue *q1 = atomic_load(&g.r->set)->w[0].q[1];
+	for (uint32_t e = 0; e < 40; e++)
+		send_from(&g, 0x0a000001 + e, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	for (int i = 0; i < 3; i++)
+		before[i] = drain(&g, i, NULL, NULL);
+
+	/* The same file again: every exporter lands where it did, counters go on. */
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "1 pool, 3 receivers -> 1 pool, 3 receivers (3 kept, 0 new"));
+	assert_null(g.r->retired); /* no worker was in a batch: freed at once */
+	assert_ptr_equal(atomic_load(&g.r->set)->w[0].q[1], q1);
+	for (uint32_t e = 0; e < 40; e++)
+		send_from(&g, 0x0a000001 + e, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	for (int i = 0; i < 3; i++)
+		after[i] = drain(&g, i, NULL, NULL);
+	assert_memory_equal(before, after, sizeof(before));
+
+	/* Receiver 0 removed, 1 kept (its socket and counters), 2 moved behind a new pool. */
+	snprintf(text, sizeof(text),
+	         "id=1 ip=127.0.0.1:%u balance-alg=hash-agent\nid=7 ip=127.0.0.1:%u\n", g.port[1],
+	         g.port[2]);
+	rig_rewrite(&g, text);
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "-> 2 pools, 2 receivers (1 kept, 1 new, 2 removed)"));
+	assert_ptr_equal(atomic_load(&g.r->set)->w[0].q[0], q1);
+	assert_true(rcv_at(g.r, 0)->key == key1);
+	for (uint32_t e = 0; e < 40; e++)
+		send_from(&g, 0x0a000001 + e, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 0, NULL, NULL), 0);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 40);
+	assert_int_equal(drain(&g, 2, NULL, NULL), 40);
+
+	/* A bad line: -1 with file:line, the pools stay and keep forwarding. */
+	rig_rewrite(&g, "id=1 ip=127.0.0.1:1\nid=2 bogus=1\n");
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), -1);
+	snprintf(text, sizeof(text), "%s:2:", g.path);
+	assert_non_null(strstr(msg, text));
+	send_from(&g, 0x0a000001, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 1);
+	assert_int_equal(drain(&g, 2, NULL, NULL), 1);
+	char *st = stats_text(g.r);
+	assert_non_null(strstr(st, "relay reloads 2 reload_failures 1"));
+	snprintf(text, sizeof(text), "relay receiver 127.0.0.1:%u pool 1: state up packets_out %d ",
+	         g.port[1], before[1] + after[1] + 40 + 1);
+	assert_non_null(strstr(st, text));
+	free(st);
+	rig_close(&g);
+}
+
+/* A worker in the middle of a batch keeps its set: the old one is freed after its flush. */
+static void reload_waits_for_the_batch_in_progress(void **state)
+{
+	struct rig g;
+	uint8_t v5[72] = {0, 5};
+	char msg[512];
+
+	rig_open(&g, 2, "balance-alg=all");
+	send_from(&g, 0x0a000001, v5, sizeof(v5), 2055); /* batch open, not flushed */
+	struct relay_set *old = atomic_load(&g.r->set);
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	assert_ptr_equal(g.r->retired, old);
+	send_from(&g, 0x0a000002, v5, sizeof(v5), 2055); /* same batch: still the old set */
+	assert_ptr_equal(g.r->w[0].cur, old);
+	relay_flush(g.r, 0);
+	pthread_mutex_lock(&g.r->lock);
+	relay_reclaim(g.r);
+	pthread_mutex_unlock(&g.r->lock);
+	assert_null(g.r->retired);
+	usleep(20000);
+	assert_int_equal(drain(&g, 0, NULL, NULL), 2);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 2);
 	rig_close(&g);
 }
 
@@ -529,6 +675,9 @@ int main(void)
 	    cmocka_unit_test(rr_sends_templates_everywhere),
 	    cmocka_unit_test(dst_port_filters_and_sampling),
 	    cmocka_unit_test(refused_receiver_goes_down),
+	    cmocka_unit_test(match_keeps_pool_address_and_source_port),
+	    cmocka_unit_test(reload_swaps_keeps_and_refuses_bad_files),
+	    cmocka_unit_test(reload_waits_for_the_batch_in_progress),
 	};
 	log_setup(LL_ERR, stderr, false, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "enrich/asname.h"
 #include "ingest/capture.h"
 #include "ingest/ingest.h"
+#include "ingest/sfcounters.h"
 #include "lib/log.h"
 #include "lib/prefix.h"
 #include "relay/relay.h"
@@ -283,6 +284,8 @@ static int run(struct conf *c, FILE *logf, const struct allow_list *allow,
 		plugin_free(ps);
 		return 1;
 	}
+	if (cap) /* counter samples found in pcap input join the listeners' */
+		capture_set_counters(cap, sfcounters_write, ingest_sfcounters(ing));
 	int code = 0;
 	if (n_tee && !(rl = open_tee(ing, tee, n_tee, n, &code, err, sizeof(err)))) {
 		fprintf(stderr, "weir collect: %s\n", err);

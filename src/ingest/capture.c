@@ -231,6 +231,13 @@ static int exports_open(struct capture *cap, char *err, size_t errlen)
 	return 0;
 }
 
+void capture_set_counters(struct capture *cap, void (*fn)(void *, const struct if_counters *),
+                          void *arg)
+{
+	cap->ctx.counters = fn;
+	cap->ctx.counters_arg = arg;
+}
+
 static bool link_of(int dlt, enum pkt_link *link)
 {
 	switch (dlt) {

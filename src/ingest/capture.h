@@ -44,6 +44,14 @@ struct capture *capture_open(const struct conf *c, struct plugin_set *ps, unsign
                              char *err, size_t errlen);
 
 /*
+ * Where sFlow counter samples of decoded export datagrams go (decode_ctx.counters; e.g.
+ * sfcounters_write, which is thread-safe). Before capture_start(); none by default.
+ */
+struct if_counters;
+void capture_set_counters(struct capture *cap, void (*fn)(void *, const struct if_counters *),
+                          void *arg);
+
+/*
  * Starts the capture thread. A savefile read to its end flushes the cache and, unless
  * pcap_savefile_wait is set, asks the process to stop (SIGTERM), as pmacctd exits.
  */

@@ -570,6 +570,11 @@ static void collect_worker_stats(struct ingest *ing)
 	pthread_mutex_unlock(&ing->mu);
 }
 
+struct sfcounters *ingest_sfcounters(struct ingest *ing)
+{
+	return ing->sfc;
+}
+
 void ingest_metrics(struct ingest *ing, struct prom *p)
 {
 	struct intern_stats is;

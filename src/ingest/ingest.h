@@ -12,6 +12,7 @@ struct conf;
 struct decode_limits;
 struct ingest;
 struct plugin_set;
+struct sfcounters;
 
 /*
  * The decoder bounds of c (exporters, templates, hold, log rate, time_new, renormalization)
@@ -19,6 +20,9 @@ struct plugin_set;
  */
 void ingest_decode_limits(struct decode_limits *l, const struct conf *c,
                           const struct allow_list *allow);
+
+/* The sFlow counter sink of the workers (sfacctd_counter_file, /metrics): thread-safe. */
+struct sfcounters *ingest_sfcounters(struct ingest *ing);
 
 /* conf->workers, or one per online core when it is 0. */
 unsigned ingest_worker_count(const struct conf *c);

@@ -11,6 +11,8 @@ import pytest
 from conftest import need_tool, run
 from test_aggregate import NO_VLAN_CAPTURES, PLUGINS, _load, _nfacctd, _plugin_lines, _rows
 
+import oracle
+
 WAIT_S = 60
 
 
@@ -193,3 +195,19 @@ def test_allow_file_applies(weir_bin, corpus_dir, tmp_path):
     assert rows == [], rows
     assert 'capture exports: 28 datagrams' in log, log
     assert 'meter: 0 packets' in log, log
+
+
+def test_counter_samples_reach_counter_file(weir_bin, corpus_dir, tmp_path):
+    """The live sfprobe capture read as a savefile: its counter samples land in
+    sfacctd_counter_file with sfacctd's values, as when the datagrams arrive over UDP."""
+    name = 'pmacctd_sfprobe_live'
+    cfile = tmp_path / 'counters.json'
+    _run_rows(weir_bin, tmp_path, _capture(corpus_dir, name), _listen_ports(corpus_dir, name)
+              + [f'sfacctd_counter_file: {cfile}'], 'peer_src_ip')
+    lines = [json.loads(x) for x in cfile.read_text().splitlines()]
+    want = [w for w in oracle.load_jsonl(os.path.join(corpus_dir, 'oracle', 'pmacct',
+                                             f'{name}.sfacctd.counters.jsonl.gz'))
+            if w.get('event_type') == 'log']
+    assert len(lines) == len(want) == _expected(corpus_dir, name)['counter_samples']
+    keys = ('peer_ip_src', 'sflow_seq', 'sflow_cnt_seq', 'ifIndex', 'ifInOctets', 'ifOutOctets')
+    assert [{k: x[k] for k in keys} for x in lines] == [{k: w[k] for k in keys} for w in want]

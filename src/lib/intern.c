@@ -1,31 +1,42 @@
-/* intern.c - a bounded, thread-safe pool of interned texts and a per-thread cache before it. */
+/*
+ * intern.c - a bounded pool of interned texts: lock-free lookups of texts already held, a
+ * mutex only to add one; a per-thread cache in front.
+ */
 #include "lib/intern.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHUNK_BYTES   (64u * 1024)
 #define DEFAULT_BYTES (16u << 20)
+#define FIRST_SLOTS   1024u
 
-/* Texts live in chunks that are never moved or freed before the pool. */
+/* A held text with its hash and length in front; never moved or freed before the pool. */
+struct item {
+	uint64_t hash;
+	uint32_t len;
+	char text[];
+};
+
+/* Open addressing, power of two, at most half full. Slots go from NULL to an item, once. */
+struct table {
+	struct table *older; /* tables outgrown: readers may still be walking them */
+	size_t mask;
+	_Atomic(const struct item *) slot[];
+};
+
 struct chunk {
 	struct chunk *next;
 	size_t used;
-	char data[];
-};
-
-struct entry {
-	uint64_t hash;
-	const char *text;
-	uint32_t len;
+	_Alignas(8) char data[];
 };
 
 struct intern {
-	pthread_mutex_t lock;
-	struct entry *slots; /* open addressing, power of two, at most half full */
-	size_t mask;
+	_Atomic(struct table *) table; /* what lookups read without the lock */
+	pthread_mutex_t lock;          /* adds: table growth, chunks, stats */
 	struct chunk *chunks;
 	size_t max_bytes;
 	struct intern_stats st;
@@ -42,17 +53,28 @@ static uint64_t text_hash(const char *s, size_t len)
 	return h | 1; /* 0 marks an empty cache slot */
 }
 
+static struct table *table_new(size_t slots, struct table *older)
+{
+	struct table *t = calloc(1, sizeof(*t) + slots * sizeof(t->slot[0]));
+	if (!t)
+		return NULL;
+	t->older = older;
+	t->mask = slots - 1;
+	for (size_t i = 0; i < slots; i++)
+		atomic_init(&t->slot[i], NULL);
+	return t;
+}
+
 struct intern *intern_new(size_t max_bytes)
 {
 	struct intern *in = calloc(1, sizeof(*in));
-	if (!in)
-		return NULL;
-	in->mask = 1023;
-	in->slots = calloc(in->mask + 1, sizeof(*in->slots));
-	if (!in->slots) {
+	struct table *t = table_new(FIRST_SLOTS, NULL);
+	if (!in || !t) {
 		free(in);
+		free(t);
 		return NULL;
 	}
+	atomic_init(&in->table, t);
 	in->max_bytes = max_bytes ? max_bytes : DEFAULT_BYTES;
 	pthread_mutex_init(&in->lock, NULL);
 	return in;
@@ -66,43 +88,61 @@ void intern_free(struct intern *in)
 		n = c->next;
 		free(c);
 	}
-	free(in->slots);
+	for (struct table *t = atomic_load_explicit(&in->table, memory_order_relaxed), *o; t;
+	     t = o) {
+		o = t->older;
+		free(t);
+	}
 	pthread_mutex_destroy(&in->lock);
 	free(in);
 }
 
-static bool grow(struct intern *in)
+/* The held text equal to s, or NULL: safe without the lock (slots are published once). */
+static const char *find(const struct table *t, uint64_t h, const char *s, size_t len)
 {
-	size_t mask = in->mask * 2 + 1;
-	struct entry *s = calloc(mask + 1, sizeof(*s));
-	if (!s)
-		return false;
-	for (size_t i = 0; i <= in->mask; i++) {
-		if (!in->slots[i].text)
-			continue;
-		size_t j = in->slots[i].hash & mask;
-		while (s[j].text)
-			j = (j + 1) & mask;
-		s[j] = in->slots[i];
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		const struct item *it = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+		if (!it)
+			return NULL;
+		if (it->hash == h && it->len == len && !memcmp(it->text, s, len))
+			return it->text;
 	}
-	free(in->slots);
-	in->slots = s;
-	in->mask = mask;
-	return true;
 }
 
-/* Room for n bytes in the newest chunk, or a new chunk; NULL when the pool is full. */
-static char *room(struct intern *in, size_t n)
+static void place(struct table *t, const struct item *it)
+{
+	size_t i = it->hash & t->mask;
+	while (atomic_load_explicit(&t->slot[i], memory_order_relaxed))
+		i = (i + 1) & t->mask;
+	atomic_store_explicit(&t->slot[i], it, memory_order_release);
+}
+
+/* A table twice the size with every item, published; the old one stays for its readers. */
+static struct table *grow(struct intern *in, struct table *t)
+{
+	struct table *n = table_new((t->mask + 1) * 2, t);
+	if (!n)
+		return NULL;
+	for (size_t i = 0; i <= t->mask; i++) {
+		const struct item *it = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+		if (it)
+			place(n, it);
+	}
+	atomic_store_explicit(&in->table, n, memory_order_release);
+	return n;
+}
+
+/* Room for n bytes (8-aligned) in the newest chunk, or a new chunk; NULL when out of memory. */
+static void *room(struct intern *in, size_t n)
 {
 	struct chunk *c = in->chunks;
+	n = (n + 7) & ~(size_t)7;
 	if (c && CHUNK_BYTES - c->used >= n) {
-		char *p = c->data + c->used;
+		void *p = c->data + c->used;
 		c->used += n;
 		return p;
 	}
 	size_t size = n > CHUNK_BYTES ? n : CHUNK_BYTES;
-	if (in->st.bytes + n > in->max_bytes)
-		return NULL;
 	c = malloc(sizeof(*c) + size);
 	if (!c)
 		return NULL;
@@ -112,40 +152,38 @@ static char *room(struct intern *in, size_t n)
 	return c->data;
 }
 
-static const char *lookup_locked(struct intern *in, uint64_t h, const char *s, size_t len)
+static const char *add_locked(struct intern *in, uint64_t h, const char *s, size_t len)
 {
-	size_t i = h & in->mask;
-	for (; in->slots[i].text; i = (i + 1) & in->mask)
-		if (in->slots[i].hash == h && in->slots[i].len == len &&
-		    !memcmp(in->slots[i].text, s, len))
-			return in->slots[i].text;
+	struct table *t = atomic_load_explicit(&in->table, memory_order_relaxed);
+	const char *held = find(t, h, s, len); /* another thread may have added it */
+	if (held)
+		return held;
 	if (in->st.bytes + len + 1 > in->max_bytes || len > UINT32_MAX) {
 		in->st.full++;
 		return NULL;
 	}
-	if ((in->st.strings + 1) * 2 > in->mask + 1) {
-		if (!grow(in))
-			return NULL;
-		for (i = h & in->mask; in->slots[i].text; i = (i + 1) & in->mask)
-			;
-	}
-	char *p = room(in, len + 1);
-	if (!p) {
-		in->st.full++;
+	if ((in->st.strings + 1) * 2 > t->mask + 1 && !(t = grow(in, t)))
 		return NULL;
-	}
-	memcpy(p, s, len);
-	p[len] = '\0';
-	in->slots[i] = (struct entry){.hash = h, .text = p, .len = (uint32_t)len};
+	struct item *it = room(in, sizeof(*it) + len + 1);
+	if (!it)
+		return NULL;
+	it->hash = h;
+	it->len = (uint32_t)len;
+	memcpy(it->text, s, len);
+	it->text[len] = '\0';
+	place(t, it);
 	in->st.strings++;
 	in->st.bytes += len + 1;
-	return p;
+	return it->text;
 }
 
 static const char *get_hashed(struct intern *in, uint64_t h, const char *s, size_t len)
 {
+	const char *p = find(atomic_load_explicit(&in->table, memory_order_acquire), h, s, len);
+	if (p)
+		return p;
 	pthread_mutex_lock(&in->lock);
-	const char *p = lookup_locked(in, h, s, len);
+	p = add_locked(in, h, s, len);
 	pthread_mutex_unlock(&in->lock);
 	return p;
 }

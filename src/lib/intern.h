@@ -8,9 +8,10 @@
 /*
  * Texts such as an AS path are kept in flow records and aggregation keys as a pointer to
  * their one interned copy, so that equal texts compare and hash as equal pointers. A pool is
- * shared by every worker (a mutex guards it); each worker puts an intern_cache in front so
- * that the hot path rarely takes the lock. Copies live until the pool is freed: a pool is
- * bounded in bytes and, once full, answers NULL (counted) instead of growing.
+ * shared by every worker: finding a text it holds takes no lock (its table is published with
+ * atomics and only ever gains entries), adding one takes the pool's mutex. Each worker may put
+ * an intern_cache in front. Copies live until the pool is freed: a pool is bounded by the
+ * bytes of its texts and, once full, answers NULL (counted) instead of growing.
  */
 struct intern;
 

@@ -79,9 +79,12 @@ static void intern_grows_and_cache_agrees(void **state)
 	intern_free(in);
 }
 
+#define RACE_TEXTS 3000 /* enough to make the table grow twice while threads read it */
+
 struct race {
 	struct intern *in;
-	const char *got[200];
+	unsigned start;
+	const char *got[RACE_TEXTS];
 };
 
 static void *race_worker(void *arg)
@@ -91,7 +94,9 @@ static void *race_worker(void *arg)
 	char t[32];
 
 	intern_cache_init(&c, r->in);
-	for (unsigned i = 0; i < 200; i++) {
+	for (unsigned k = 0; k < RACE_TEXTS; k++) {
+		unsigned i =
+		    (k + r->start) % RACE_TEXTS; /* each thread adds a different part first */
 		int n = snprintf(t, sizeof(t), "64512 %u", i);
 		r->got[i] = intern_cache_get(&c, t, (size_t)n);
 	}
@@ -101,18 +106,29 @@ static void *race_worker(void *arg)
 static void intern_threads_share_copies(void **state)
 {
 	struct intern *in = intern_new(0);
-	struct race r[4];
+	struct race *r = calloc(4, sizeof(*r));
 	pthread_t th[4];
+	struct intern_stats st;
+	char t[32];
 
 	for (int i = 0; i < 4; i++) {
 		r[i].in = in;
+		r[i].start = (unsigned)i * RACE_TEXTS / 4;
 		assert_int_equal(pthread_create(&th[i], NULL, race_worker, &r[i]), 0);
 	}
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
-	for (int i = 1; i < 4; i++)
-		for (unsigned j = 0; j < 200; j++)
+	for (unsigned j = 0; j < RACE_TEXTS; j++) {
+		int n = snprintf(t, sizeof(t), "64512 %u", j);
+		assert_non_null(r[0].got[j]);
+		assert_string_equal(r[0].got[j], t);
+		assert_ptr_equal(intern_get(in, t, (size_t)n), r[0].got[j]);
+		for (int i = 1; i < 4; i++)
 			assert_ptr_equal(r[i].got[j], r[0].got[j]);
+	}
+	intern_stats_get(in, &st);
+	assert_int_equal(st.strings, RACE_TEXTS); /* each text added once */
+	free(r);
 	intern_free(in);
 }
 

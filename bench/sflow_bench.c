@@ -8,6 +8,8 @@
 
 #include "cmd/gen.h"
 #include "ingest/meter.h"
+#include "lib/cursor.h"
+#include "lib/intern.h"
 #include "weir/decoder.h"
 
 #define REPS    7
@@ -95,6 +97,137 @@ static double decode_rate(uint64_t now, double *per_dgram)
 	return median(rate, REPS);
 }
 
+/* --- extended_gateway records: the cost of keeping AS paths and communities --- */
+
+#define GW_SAMPLES 11
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+	put_u32(p, v);
+	return p + 4;
+}
+
+/*
+ * A datagram of GW_SAMPLES flow samples, each a sampled IPv4 record and an extended_gateway
+ * whose 4-AS path and 2 communities are drawn from `paths` distinct ones (path k: 64512, then
+ * three ASNs derived from k).
+ */
+static size_t gw_dgram(uint8_t *buf, uint32_t seq, uint64_t *rng, uint32_t paths)
+{
+	uint8_t *p = buf;
+	p = put32(p, 5);
+	p = put32(p, 1);
+	p = put32(p, 0xc0000205); /* agent 192.0.2.5 */
+	p = put32(p, 0);
+	p = put32(p, seq);
+	p = put32(p, 1000);
+	p = put32(p, GW_SAMPLES);
+	for (uint32_t i = 0; i < GW_SAMPLES; i++) {
+		*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+		uint32_t k = (uint32_t)(*rng >> 33) % paths;
+		p = put32(p, 1);
+		p = put32(p, 32 + 8 + 32 + 8 + 64); /* header, IPv4 record, gateway record */
+		p = put32(p, seq * GW_SAMPLES + i); /* sample sequence */
+		p = put32(p, 7);
+		p = put32(p, 100);
+		p = put32(p, (seq * GW_SAMPLES + i) * 100);
+		p = put32(p, 0);
+		p = put32(p, 1);
+		p = put32(p, 2);
+		p = put32(p, 2);
+		p = put32(p, 3); /* sampled IPv4 */
+		p = put32(p, 32);
+		p = put32(p, 1000);
+		p = put32(p, 6);
+		p = put32(p, 0x0a000000 + k);
+		p = put32(p, 0x0a800000 + k);
+		p = put32(p, 1024 + (k & 0x3fff));
+		p = put32(p, 443);
+		p = put32(p, 0x18);
+		p = put32(p, 0);
+		p = put32(p, 1003); /* extended gateway */
+		p = put32(p, 64);
+		p = put32(p, 1);
+		p = put32(p, 0x0aff0001);
+		p = put32(p, 64500);
+		p = put32(p, 64501);
+		p = put32(p, 64502);
+		p = put32(p, 1); /* one AS_SEQUENCE of 4 */
+		p = put32(p, 2);
+		p = put32(p, 4);
+		p = put32(p, 64512);
+		p = put32(p, 65000 + k % 500);
+		p = put32(p, 4200000000u + k);
+		p = put32(p, 70000 + k / 7);
+		p = put32(p, 2);
+		p = put32(p, 0xfc000000u | (k & 0xffff));
+		p = put32(p, 0xfc010000u | (k >> 16));
+		p = put32(p, 100);
+	}
+	return (size_t)(p - buf);
+}
+
+/* Samples per CPU second with gateway records; in NULL = texts not kept. */
+static double gateway_rate(uint64_t now, uint32_t paths, struct intern *in)
+{
+	uint8_t *buf = malloc((size_t)DGRAMS * 2048);
+	size_t *len = calloc(DGRAMS, sizeof(*len)), used = 0;
+	struct flow_batch *batch = calloc(1, sizeof(*batch));
+	struct decode_limits l;
+	uint64_t rng = 42;
+	struct sink s = {0};
+	double rate[REPS];
+
+	decode_limits_default(&l);
+	l.intern = in;
+	struct decode_state *st = decode_state_new(&l);
+	if (!buf || !len || !batch || !st)
+		return 0;
+	for (uint32_t d = 0; d < DGRAMS; d++) {
+		len[d] = gw_dgram(buf + used, d + 1, &rng, paths);
+		used += len[d];
+	}
+	struct decode_ctx ctx = {
+	    .st = st, .now_ms = now, .batch = batch, .emit = consume, .emit_arg = &s};
+	wip_from_v4(&ctx.src, 0x7f000001);
+	for (int rep = 0; rep < REPS; rep++) {
+		uint64_t before = s.records;
+		double t0 = cpu_now();
+		for (size_t d = 0, off = 0; d < DGRAMS; off += len[d++])
+			decode_datagram(&ctx, buf + off, len[d]);
+		consume(&s, batch);
+		rate[rep] = (double)(s.records - before) / (cpu_now() - t0);
+		if (s.records - before != (uint64_t)DGRAMS * GW_SAMPLES)
+			fprintf(stderr, "sflow_bench: gateway: %" PRIu64 " samples decoded\n",
+			        s.records - before);
+	}
+	decode_state_free(st);
+	free(batch);
+	free(len);
+	free(buf);
+	return median(rate, REPS);
+}
+
+static void gateway_rates(uint64_t now)
+{
+	static const uint32_t paths[] = {1000, 100000};
+	double none = gateway_rate(now, 1000, NULL);
+
+	printf("sflow decode with extended_gateway (sampled IPv4 + gateway, %d samples/datagram):\n"
+	       "  texts not kept: %.0f samples/s\n",
+	       GW_SAMPLES, none);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct intern *in = intern_new(0);
+		double r = gateway_rate(now, paths[i], in);
+		struct intern_stats is;
+		intern_stats_get(in, &is);
+		printf("  %6u distinct paths, interned: %.0f samples/s (%.2fx; %" PRIu64
+		       " texts, %" PRIu64 " bytes)\n",
+		       paths[i], r, none > 0 ? r / none : 0, is.strings, is.bytes);
+		intern_free(in);
+	}
+}
+
 struct frames {
 	uint8_t (*data)[MAX_PKT];
 	uint32_t *caplen, *len;
@@ -179,6 +312,7 @@ int main(int argc, char **argv)
 	printf("sflow decode: %.0f samples/s on one core (%d datagrams of %.1f samples, median "
 	       "of %d)\n",
 	       dec, DGRAMS, per, REPS);
+	gateway_rates(now);
 	if (argc < 2)
 		return 0;
 	if (load(argv[1], &f) < 0)

@@ -339,29 +339,60 @@ static bool sf_router(struct cursor *r, struct flow *f)
 	return true;
 }
 
-/* Appends an element to a text of at most SF_BGP_TEXT bytes; false once it would not fit. */
+/*
+ * A text of at most SF_BGP_TEXT bytes built from elements separated by spaces; once an
+ * element does not fit, the text keeps the whole ones before it and takes no more.
+ */
 #define SF_BGP_TEXT 255
-static bool sf_text_add(char *t, size_t *n, const char *elem, size_t len)
+struct sf_text {
+	size_t n;
+	bool full;
+	char t[SF_BGP_TEXT + 1];
+};
+
+/* Decimal digits of v at the end of buf[10]; returns where they start (snprintf is ~50 ns). */
+static char *sf_u32_dec(char *end, uint32_t v)
 {
-	if (*n + len > SF_BGP_TEXT)
-		return false;
-	memcpy(t + *n, elem, len);
-	*n += len;
-	return true;
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+/* Appends " a" (or "a:b" when colon), a and b decimal. */
+static void sf_text_add(struct sf_text *x, uint32_t a, bool colon, uint32_t b)
+{
+	char buf[24], *end = buf + sizeof(buf), *p = end;
+
+	if (x->full)
+		return;
+	if (colon) {
+		p = sf_u32_dec(p, b);
+		*--p = ':';
+	}
+	p = sf_u32_dec(p, a);
+	if (x->n)
+		*--p = ' ';
+	size_t len = (size_t)(end - p);
+	if (x->n + len > SF_BGP_TEXT) {
+		x->full = true;
+		return;
+	}
+	memcpy(x->t + x->n, p, len);
+	x->n += len;
 }
 
 /*
- * The destination AS path as text: every segment's ASNs separated by spaces, AS_SETs
- * flattened as sfacctd does. Sets first and last to the path's first and last AS (the peer
- * and the destination AS). A path longer than SF_BGP_TEXT keeps its leading whole ASNs.
- * False when the segments overrun the record.
+ * The destination AS path: every segment's ASNs (AS_SETs flattened, as sfacctd does) into
+ * path when it is set. Sets first and last to the path's first and last AS (the peer and the
+ * destination AS). False when the segments overrun the record.
  */
-static bool sf_as_path(struct cursor *r, uint32_t n_seg, char *t, size_t *n, uint32_t *first,
+static bool sf_as_path(struct cursor *r, uint32_t n_seg, struct sf_text *path, uint32_t *first,
                        uint32_t *last)
 {
 	uint32_t seg_type, seg_len, v = 0;
-	bool fits = true, any = false;
-	char e[16];
+	bool any = false;
 
 	for (uint32_t s = 0; s < n_seg; s++) {
 		if (!cur_u32(r, &seg_type) || !cur_u32(r, &seg_len) || seg_len > cur_left(r) / 4)
@@ -372,8 +403,8 @@ static bool sf_as_path(struct cursor *r, uint32_t n_seg, char *t, size_t *n, uin
 				*first = v;
 			*last = v;
 			any = true;
-			int k = snprintf(e, sizeof(e), "%s%u", *n ? " " : "", v);
-			fits = fits && sf_text_add(t, n, e, (size_t)k);
+			if (path)
+				sf_text_add(path, v, false, 0);
 		}
 	}
 	return true;
@@ -382,27 +413,28 @@ static bool sf_as_path(struct cursor *r, uint32_t n_seg, char *t, size_t *n, uin
 /*
  * extended_gateway: BGP next hop, router/source/peer AS, the destination AS path (its last AS
  * is the destination AS, its first the peer AS), communities and local preference. Every
- * count is checked against the record length. The texts are interned when a pool is set.
+ * count is checked against the record length. The texts are built and interned only when a
+ * pool is set.
  */
 static bool sf_gateway(struct cursor *r, struct flow *f, struct intern_cache *ic)
 {
 	uint32_t router_as, src_as, src_peer_as, n_seg, n_comm, v = 0, local_pref;
 	uint32_t first = 0, last = 0;
-	char path[SF_BGP_TEXT + 1], comm[SF_BGP_TEXT + 1], e[24];
-	size_t np = 0, nc = 0;
-	bool fits = true;
+	struct sf_text path, comm;
 
+	path.n = comm.n = 0;
+	path.full = comm.full = false;
 	if (!sf_address(r, &f->bgp_nexthop) || !cur_u32(r, &router_as) || !cur_u32(r, &src_as) ||
 	    !cur_u32(r, &src_peer_as) || !cur_u32(r, &n_seg))
 		return false;
-	if (n_seg > cur_left(r) / 8 || !sf_as_path(r, n_seg, path, &np, &first, &last))
+	if (n_seg > cur_left(r) / 8 || !sf_as_path(r, n_seg, ic ? &path : NULL, &first, &last))
 		return false;
 	if (!cur_u32(r, &n_comm) || n_comm > cur_left(r) / 4)
 		return false;
 	for (uint32_t i = 0; i < n_comm; i++) {
 		cur_u32(r, &v);
-		int k = snprintf(e, sizeof(e), "%s%u:%u", nc ? " " : "", v >> 16, v & 0xffff);
-		fits = fits && sf_text_add(comm, &nc, e, (size_t)k);
+		if (ic)
+			sf_text_add(&comm, v >> 16, true, v & 0xffff);
 	}
 	if (!cur_u32(r, &local_pref))
 		local_pref = 0; /* older agents end the record after the communities */
@@ -411,8 +443,8 @@ static bool sf_gateway(struct cursor *r, struct flow *f, struct intern_cache *ic
 	f->peer_src_as = src_peer_as;
 	f->peer_dst_as = first;
 	f->local_pref = local_pref;
-	f->as_path = np && ic ? intern_cache_get(ic, path, np) : NULL;
-	f->std_comm = nc && ic ? intern_cache_get(ic, comm, nc) : NULL;
+	f->as_path = path.n ? intern_cache_get(ic, path.t, path.n) : NULL;
+	f->std_comm = comm.n ? intern_cache_get(ic, comm.t, comm.n) : NULL;
 	f->present |= (UINT64_C(1) << FF_BGP_NEXTHOP) | (UINT64_C(1) << FF_SRC_AS) |
 	              (UINT64_C(1) << FF_DST_AS) | (UINT64_C(1) << FF_BGP);
 	return true;

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #define CHUNK_BYTES   (64u * 1024)
 #define DEFAULT_BYTES (16u << 20)
@@ -39,18 +41,33 @@ struct intern {
 	pthread_mutex_t lock;          /* adds: table growth, chunks, stats */
 	struct chunk *chunks;
 	size_t max_bytes;
+	uint64_t seed;
 	struct intern_stats st;
 };
 
-/* FNV-1a, 64 bits: texts are short and this keeps the cache and the pool on one hash. */
-static uint64_t text_hash(const char *s, size_t len)
+/*
+ * A seeded 64-bit hash, 8 bytes at a time (multiply and xor-shift rounds). The seed is random
+ * per pool: texts come from the network, so an exporter cannot aim at the table's collisions.
+ */
+static uint64_t text_hash(uint64_t seed, const char *s, size_t len)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
+	uint64_t h = seed ^ ((uint64_t)len * UINT64_C(0x9e3779b97f4a7c15)), w;
+
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
 	}
-	return h | 1; /* 0 marks an empty cache slot */
+	if (len) {
+		w = 0;
+		memcpy(&w, s, len);
+		h = (h ^ w) * UINT64_C(0x94d049bb133111eb);
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	h *= UINT64_C(0xd6e8feb86659fd93);
+	h ^= h >> 32;
+	return h;
 }
 
 static struct table *table_new(size_t slots, struct table *older)
@@ -76,6 +93,9 @@ struct intern *intern_new(size_t max_bytes)
 	}
 	atomic_init(&in->table, t);
 	in->max_bytes = max_bytes ? max_bytes : DEFAULT_BYTES;
+	if (getrandom(&in->seed, sizeof(in->seed), GRND_NONBLOCK) != sizeof(in->seed))
+		in->seed =
+		    (uint64_t)(uintptr_t)in ^ (uint64_t)time(NULL) * UINT64_C(0x9e3779b97f4a7c15);
 	pthread_mutex_init(&in->lock, NULL);
 	return in;
 }
@@ -190,7 +210,7 @@ static const char *get_hashed(struct intern *in, uint64_t h, const char *s, size
 
 const char *intern_get(struct intern *in, const char *s, size_t len)
 {
-	return get_hashed(in, text_hash(s, len), s, len);
+	return get_hashed(in, text_hash(in->seed, s, len), s, len);
 }
 
 void intern_stats_get(struct intern *in, struct intern_stats *st)
@@ -210,10 +230,10 @@ const char *intern_cache_get(struct intern_cache *c, const char *s, size_t len)
 {
 	if (!c->pool)
 		return NULL;
-	uint64_t h = text_hash(s, len);
+	uint64_t h = text_hash(c->pool->seed, s, len);
 	unsigned i = (unsigned)(h >> 56) % INTERN_CACHE_SLOTS;
 	const char *t = c->slot[i].text;
-	if (c->slot[i].hash == h && !strncmp(t, s, len) && t[len] == '\0')
+	if (t && c->slot[i].hash == h && !strncmp(t, s, len) && t[len] == '\0')
 		return t;
 	t = get_hashed(c->pool, h, s, len);
 	if (t) {

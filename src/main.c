@@ -19,7 +19,7 @@ static const struct {
     {"config", cmd_config, "check a config file, or print the key reference"},
     {"relay", cmd_relay, "replicate and balance export datagrams over collectors"},
     {"ship", cmd_ship, "print-plugin JSON files into InfluxDB, with AS names"},
-    {"top", cmd_top, "top talkers and totals from the SQLite store (weir.db)"},
+    {"top", cmd_top, "top talkers and totals from the SQL store (weir.db, or -f CONF)"},
 };
 
 static void usage(FILE *out)

@@ -119,6 +119,14 @@ struct sql_driver {
 	bool (*no_conflict_key)(const char *err);
 };
 
+/*
+ * What a SQL plugin connects to and writes, from its configuration with pmacct's defaults
+ * (database pmacct or /tmp/pmacct.db, table acct_vN, user pmacct, ...); port 0 = the
+ * client library's default. Shared by the sinks and `weir top -f`.
+ */
+void sql_cfg_from_plugin(struct sql_cfg *c, enum sql_dialect d, unsigned default_rows,
+                         const struct plugin_conf *pc);
+
 /* The sink_ops hooks of the SQL sinks; each backend passes its driver. */
 struct sink *sql_open(const struct sql_driver *drv, const struct plugin_conf *pc, char *err,
                       size_t errlen);

@@ -441,18 +441,18 @@ int sql_write(struct sink *s, const struct sink_rows *r)
 	return 0;
 }
 
-static void make_cfg(struct sql_cfg *c, const struct sql_driver *drv, const struct plugin_conf *pc)
+void sql_cfg_from_plugin(struct sql_cfg *c, enum sql_dialect d, unsigned default_rows,
+                         const struct plugin_conf *pc)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->who, sizeof(c->who), "plugin %.31s[%.60s]", pc->type, pc->name);
-	c->dialect = drv->dialect;
+	c->dialect = d;
 	c->version =
 	    pc->sql_table_version >= 1 && pc->sql_table_version <= 9 ? pc->sql_table_version : 9;
 	if (pc->sql_db[0])
 		snprintf(c->db, sizeof(c->db), "%s", pc->sql_db);
 	else
-		snprintf(c->db, sizeof(c->db), "%s",
-		         drv->dialect == SQL_SQLITE ? "/tmp/pmacct.db" : "pmacct");
+		snprintf(c->db, sizeof(c->db), "%s", d == SQL_SQLITE ? "/tmp/pmacct.db" : "pmacct");
 	if (pc->sql_table[0])
 		snprintf(c->table, sizeof(c->table), "%.127s", pc->sql_table);
 	else if (c->version == 1)
@@ -466,9 +466,9 @@ static void make_cfg(struct sql_cfg *c, const struct sql_driver *drv, const stru
 	         pc->sql_passwd[0] ? pc->sql_passwd : "arealsmartpwd");
 	c->optimize = pc->sql_optimize_clauses;
 	c->no_update = pc->sql_dont_try_update;
-	c->num_protos = pc->sql_num_protos || drv->dialect == SQL_PGSQL;
+	c->num_protos = pc->sql_num_protos || d == SQL_PGSQL;
 	c->utc = pc->conf ? pc->conf->timestamps_utc : true;
-	c->rows_per_stmt = pc->sql_multi_values ? pc->sql_multi_values / 256 : drv->default_rows;
+	c->rows_per_stmt = pc->sql_multi_values ? pc->sql_multi_values / 256 : default_rows;
 	if (!c->rows_per_stmt)
 		c->rows_per_stmt = 1;
 	snprintf(c->schema_file, sizeof(c->schema_file), "%s", pc->sql_table_schema);
@@ -486,7 +486,7 @@ struct sink *sql_open(const struct sql_driver *drv, const struct plugin_conf *pc
 		return NULL;
 	}
 	s->drv = drv;
-	make_cfg(&s->cfg, drv, pc);
+	sql_cfg_from_plugin(&s->cfg, drv->dialect, drv->default_rows, pc);
 	ratelimit_init(&s->rl, 2);
 	if (sql_table_name(&s->cfg, now_ms(), table, sizeof(table)) < 0) {
 		snprintf(err, errlen,

@@ -2,13 +2,15 @@
 print plugin prints it, the seed schema unchanged, the server SIGKILLed mid-stream and weir
 restarted while it is down (per-key sums equal what was sent), and bad input (credentials,
 database, missing column, a value that does not fit) logged with plugin, table and column while
-weir keeps running."""
+weir keeps running; `weir top -f CONF` reading the plugin's table (same sums as the server's own
+GROUP BY) and its errors (one line, exit 1)."""
 import re
+import subprocess
 
 import pytest
 
-from sqlservers import (COLS, MariaDB, SqlWeir, corpus_vs_print, fault_lines, gen, key_sums,
-                        table_rows, wait_equal)
+from sqlservers import (COLS, MariaDB, SqlWeir, corpus_vs_print, fault_lines, free_tcp_port, gen,
+                        key_sums, table_rows, wait_equal)
 
 SEED = '''CREATE TABLE acct (ip_src CHAR(45), ip_dst CHAR(45), port_src INT(2) UNSIGNED,
   port_dst INT(2) UNSIGNED, tcp_flags INT(4) UNSIGNED, ip_proto CHAR(6), packets INT UNSIGNED,
@@ -147,3 +149,92 @@ def test_bad_input_is_named_and_kept(weir_bin, tmp_path, mdb, case):
         # still collecting: the print plugin keeps writing
         assert w.wait_records(3000, 'p') == 3000
         w.stop()
+
+
+# --- weir top -f CONF reads the mysql plugin's table ---
+
+TOP_ROW = re.compile(r'^\s+(\d+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+[\d.]+%$')
+OLD = ("('192.0.2.1', '198.51.100.250', 1, 2, 'tcp', 0, 7, 7000, '2000-01-01 00:00:00', "
+       "'2000-01-01 00:00:00')")
+
+
+def _top(weir_bin, *args):
+    r = subprocess.run([weir_bin, 'top', *args], capture_output=True, text=True, timeout=120)
+    rows = {m.group(2): (int(m.group(3)), int(m.group(4)), int(m.group(5)))
+            for m in map(TOP_ROW.match, r.stdout.splitlines()) if m}
+    return r, rows
+
+
+def _direct(mdb, table, where):
+    """Per ip_dst (bytes, packets, rows) and the totals, straight from the server."""
+    rows = {k: (int(b), int(p), int(n)) for k, b, p, n in mdb.root(
+        f'SELECT ip_dst, SUM(bytes), SUM(packets), COUNT(*) FROM {table} WHERE {where} '
+        'GROUP BY ip_dst', db='flows')}
+    return rows, tuple(sum(v[i] for v in rows.values()) for i in range(3))
+
+
+def test_top_reads_the_plugin(weir_bin, tmp_path, mdb):
+    """weir gen into mysql[s], then `weir top -f conf --by dst_host` equals the server's own
+    GROUP BY; --since is a DATETIME predicate (a row of 2000 counts only with --since 0)."""
+    table = 'top_t'
+    with SqlWeir(weir_bin, tmp_path, fault_lines('mysql', tmp_path, mdb, table)) as w:
+        packets, nbytes = gen(weir_bin, w.port, 3000, keys=100, seed=41)
+        sums = lambda: mdb.root(f'SELECT SUM(packets) FROM {table}', db='flows')  # noqa: E731
+        wait_equal(lambda: [[str(packets)]], _fetch_or_none(sums))
+        w.stop()
+    mdb.root(f'INSERT INTO {table} ({COLS}, stamp_inserted, stamp_updated) VALUES {OLD}',
+             db='flows')
+    want, (wb, wp, wn) = recent = _direct(mdb, table, "stamp_inserted >= '2001-01-01'")
+    assert (wb, wp) == (nbytes, packets)
+    r, got = _top(weir_bin, '-f', w.conf, '--by', 'dst_host', '--since', '1d', '-n', '1000')
+    assert r.returncode == 0, r.stderr
+    assert f'weir top: mysql flow@127.0.0.1:{mdb.port}/flows table {table}, by dst_host' \
+        in r.stdout, r.stdout
+    assert f'total: {wb} bytes, {wp} packets, {wn} rows;' in r.stdout, r.stdout
+    assert got == want
+    want, (wb, wp, wn) = _direct(mdb, table, '1')
+    r, got = _top(weir_bin, '-f', w.conf, '--plugin', 's', '--by', 'dst_host', '--since', '0',
+                  '-n', '1000')
+    assert r.returncode == 0, r.stderr
+    assert f'total: {wb} bytes, {wp} packets, {wn} rows; bins 2000-01-01 00:00:00 ..' \
+        in r.stdout, r.stdout
+    assert got == want and got['198.51.100.250'] == (7000, 7, 1)
+    # -n and the order: the largest ip_dst first
+    r, got = _top(weir_bin, '-f', w.conf, '--by', 'dst_host', '-n', '3')
+    assert r.returncode == 0 and len(got) == 3, r.stdout
+    first = [ln for ln in r.stdout.splitlines() if TOP_ROW.match(ln)][0].split()
+    assert int(first[2]) == max(b for b, _, _ in recent[0].values())
+
+
+def _fetch_or_none(f):
+    def g():
+        try:
+            return f()
+        except AssertionError:
+            return None
+    return g
+
+
+@pytest.mark.parametrize('case', ['password', 'unreachable', 'table', 'column'])
+def test_top_errors(weir_bin, tmp_path, mdb, case):
+    """One line on stderr naming the server or the table, exit 1."""
+    user, passwd, port, table = 'flow', 'flowpw', mdb.port, 'top_err'
+    if case == 'password':
+        passwd = 'wrong'
+        want = r"^weir top: mysql flow@127\.0\.0\.1:\d+/flows: Access denied for user 'flow'"
+    elif case == 'unreachable':
+        port = free_tcp_port()
+        want = r"^weir top: mysql flow@127\.0\.0\.1:\d+/flows: Can't connect to server"
+    elif case == 'table':
+        want = r'^weir top: mysql .*/flows has no table top_err \(has the collector flushed'
+    else:
+        mdb.root('CREATE TABLE IF NOT EXISTS top_col (ip_src CHAR(45), packets INT, '
+                 'bytes BIGINT, stamp_inserted DATETIME)', db='flows')
+        table = 'top_col'
+        want = r'^weir top: table top_col has no column ip_dst: add dst_host to the plugin'
+    conf = tmp_path / 'top.conf'
+    conf.write_text('\n'.join(['plugins: mysql[s]'] + mdb.conf('s', table, passwd=passwd) +
+                              [f'sql_port[s]: {port}', f'sql_user[s]: {user}']) + '\n')
+    r, _ = _top(weir_bin, '-f', str(conf), '--by', 'dst_host')
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert len(r.stderr.splitlines()) == 1 and re.search(want, r.stderr), r.stderr

@@ -163,3 +163,45 @@ def test_unopenable_database_spools_and_replays(weir_bin, tmp_path):
         assert _wait_sum(db, 't', p1 + p2) == p1 + p2, w.log_text()
         w.stop()
     assert os.path.getsize(spool) == 24
+
+
+def test_top_from_conf(weir_bin, tmp_path):
+    """`weir top -f CONF` finds the sqlite3 plugin's sql_db and sql_table; a pattern table is
+    the current bin's, explained when it is missing; the --since cutoff is a text compare."""
+    db = str(tmp_path / 'c.db')
+    with sqlite3.connect(db) as c:
+        c.execute('CREATE TABLE t (ip_src CHAR(45), ip_dst CHAR(45), packets INT, bytes INT, '
+                  'stamp_inserted DATETIME, stamp_updated DATETIME)')
+        now = time.strftime('%Y-%m-%d %H:%M:00', time.gmtime())
+        c.executemany('INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)',
+                      [('10.0.0.1', '10.9.0.1', 3, 300, now, now),
+                       ('10.0.0.2', '10.9.0.1', 1, 100, now, now),
+                       ('10.0.0.1', '10.9.0.2', 2, 50, now, now),
+                       ('10.0.0.3', '10.9.0.3', 9, 900, '2000-01-01 00:00:00', now)])
+    conf = tmp_path / 'w.conf'
+    conf.write_text(f'plugins: print[p], sqlite3[s]\nsql_db[s]: {db}\nsql_table[s]: t\n')
+    r = run([weir_bin, 'top', '-f', str(conf), '--by', 'dst_host'])
+    assert r.returncode == 0, r.stderr
+    assert 'total: 450 bytes, 6 packets, 3 rows' in r.stdout, r.stdout
+    rows = [ln.split() for ln in r.stdout.splitlines() if re.match(r'\s+\d+\s', ln)]
+    assert [x[1:5] for x in rows] == [['10.9.0.1', '400', '4', '2'], ['10.9.0.2', '50', '2', '1']]
+    r = run([weir_bin, 'top', '-f', str(conf), '--plugin', 's', '--since', '0'])
+    assert r.returncode == 0 and 'total: 1350 bytes, 15 packets, 4 rows' in r.stdout, r.stdout
+    # the same through --db: the output does not depend on how the store was named
+    r2 = run([weir_bin, 'top', '--db', db, '--table', 't', '--since', '0'])
+    assert r2.stdout.splitlines()[1:] == r.stdout.splitlines()[1:]
+    r = run([weir_bin, 'top', '-f', str(conf), '--plugin', 'p'])
+    assert r.returncode == 2 and 'is no sqlite3, mysql or pgsql plugin' in r.stderr, r.stderr
+    r = run([weir_bin, 'top', '-f', str(conf), '--db', db])
+    assert r.returncode == 2 and 'exclude each other' in r.stderr, r.stderr
+    conf.write_text(f'plugins: sqlite3[s]\nsql_db[s]: {db}\nsql_table[s]: t_%Y%m%d\n')
+    before = 't_' + time.strftime('%Y%m%d', time.gmtime())
+    r = run([weir_bin, 'top', '-f', str(conf)])
+    after = 't_' + time.strftime('%Y%m%d', time.gmtime())  # the run may cross midnight
+    assert r.returncode == 1 and 'is a pattern' in r.stderr, r.stderr
+    assert f'has no table {before}' in r.stderr or f'has no table {after}' in r.stderr, r.stderr
+    r = run([weir_bin, 'top', '-f', str(conf), '--table', 't', '--since', '0'])
+    assert r.returncode == 0 and 'total: 1350 bytes' in r.stdout, r.stdout
+    conf.write_text('plugins: print[p]\n')
+    r = run([weir_bin, 'top', '-f', str(conf)])
+    assert r.returncode == 2 and 'has no sqlite3, mysql or pgsql plugin' in r.stderr, r.stderr

@@ -179,26 +179,14 @@ struct http_src {
 	struct asname *an; /* NULL when no plugin asks for AS names */
 };
 
-static char *counters_text(struct http_src *hs)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		return NULL;
-	ingest_stats_print(hs->ing, f);
-	fclose(f);
-	return text;
-}
-
 static void http_metrics(void *arg, struct prom *p)
 {
 	struct http_src *hs = arg;
-	char *text = counters_text(hs);
+	struct ingest_snapshot snap;
 
-	selfstats_metrics(p, text);
-	free(text);
+	ingest_snapshot(hs->ing, &snap); /* on failure, what it gathered */
+	selfstats_metrics(p, &snap);
+	ingest_snapshot_free(&snap);
 	ingest_metrics(hs->ing, p);
 	selfstats_plugins(p, hs->ps);
 	if (hs->an) {
@@ -211,10 +199,11 @@ static void http_metrics(void *arg, struct prom *p)
 static void http_status(void *arg, struct json_t *root)
 {
 	struct http_src *hs = arg;
-	char *text = counters_text(hs);
+	struct ingest_snapshot snap;
 
-	selfstats_status(root, text);
-	free(text);
+	ingest_snapshot(hs->ing, &snap);
+	selfstats_status(root, &snap);
+	ingest_snapshot_free(&snap);
 	selfstats_plugins_status(root, hs->ps);
 	if (hs->an) {
 		struct asname_stats st;

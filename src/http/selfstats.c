@@ -1,9 +1,9 @@
-/* selfstats.c - the collector's own counters (ingest text, plugins, AS names) as metrics and JSON.
- */
+/* selfstats.c - the collector's own counters (ingest, plugins, AS names) as metrics and JSON. */
 #include "http/selfstats.h"
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,331 +11,216 @@
 #include "aggregate/plugin.h"
 #include "enrich/asname.h"
 #include "http/prom.h"
+#include "ingest/ingest.h"
+#include "weir/decoder.h"
 
-#define MAX_COLS  16
-#define MAX_PAIRS 24
-#define NAME_LEN  48
+/* --- ingest: sockets and exporters, from ingest_snapshot() --- */
 
-struct pair {
-	char k[NAME_LEN];
-	unsigned long long v;
+/* The exporter counters: JSON key (the SIGUSR1 table's column), metric, help. */
+struct ex_col {
+	const char *key, *name, *help;
+	size_t off; /* offsetof(struct exporter_stats, ...); SIZE_MAX: every drop reason summed */
 };
 
-struct exporter {
-	char addr[64];
-	char domain[16];
-	char version[8];
-	unsigned long long col[MAX_COLS];
-	size_t n_drops;
-	struct pair drops[MAX_PAIRS];
+#define EXC(k, m, f, h)                                                                            \
+	{                                                                                          \
+		k, m, h, offsetof(struct exporter_stats, f)                                        \
+	}
+static const struct ex_col ex_cols[] = {
+    EXC("packets", "weir_exporter_packets_total", packets, "Export datagrams decoded."),
+    EXC("bytes", "weir_exporter_bytes_total", bytes, "Bytes of export datagrams decoded."),
+    EXC("records", "weir_exporter_records_total", records, "Flow records decoded."),
+    EXC("options", "weir_exporter_option_records_total", option_records,
+        "Options data records decoded."),
+    EXC("seq_gaps", "weir_exporter_sequence_lost_total", seq_gaps,
+        "Datagrams (v9, sFlow) or records (v5, IPFIX) lost according to sequence numbers."),
+    EXC("tmpls", "weir_exporter_templates_total", templates, "Templates defined or redefined."),
+    EXC("held", "weir_exporter_held_total", held, "Data sets held waiting for their template."),
+    {"drops", "weir_exporter_dropped_total", "Datagrams or sets dropped, all reasons.", SIZE_MAX},
+    EXC("sample_gaps", "weir_exporter_sflow_samples_lost_total", sample_seq_gaps,
+        "sFlow samples lost according to the sample sequence numbers of each source id."),
+    EXC("untracked", "weir_exporter_sflow_samples_untracked_total", sample_seq_untracked,
+        "sFlow samples of source ids beyond the per-agent bound: not checked for loss."),
+    EXC("sflow_drops", "weir_exporter_sflow_agent_dropped_total", sflow_drops,
+        "Packets the sFlow agent could not sample for lack of resources (flow sample drops)."),
 };
+#define N_EX_COLS (sizeof(ex_cols) / sizeof(ex_cols[0]))
 
-struct group { /* a socket line: labels, then name/value pairs */
-	char l1[80], l2[80];
-	size_t n;
-	struct pair kv[MAX_PAIRS];
-};
-
-struct stats {
-	char cols[MAX_COLS][NAME_LEN]; /* the exporter table's header, from "packets" on */
-	size_t n_cols;
-	struct exporter *ex;
-	size_t n_ex, cap_ex;
-	struct group *sock;
-	size_t n_sock, cap_sock;
-	unsigned long long kernel_drops;
-};
-
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
+static uint64_t ex_value(const struct exporter_stats *e, const struct ex_col *c)
 {
-	if (n < *cap)
+	uint64_t v = 0;
+
+	if (c->off == SIZE_MAX) {
+		for (int r = 0; r < DROP_REASON_COUNT; r++)
+			v += e->drops[r];
 		return v;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *nv = realloc(v, c * size);
-	if (nv)
-		*cap = c;
-	return nv;
-}
-
-/* "k v k v ..." after a colon. */
-static size_t parse_pairs(const char *s, struct pair *kv, size_t max)
-{
-	size_t n = 0;
-	int used;
-	char k[NAME_LEN];
-	unsigned long long v;
-
-	while (n < max && sscanf(s, " %47[a-z_0-9] %llu%n", k, &v, &used) == 2) {
-		snprintf(kv[n].k, sizeof(kv[n].k), "%s", k);
-		kv[n++].v = v;
-		s += used;
 	}
-	return n;
+	memcpy(&v, (const char *)e + c->off, sizeof(v));
+	return v;
 }
 
-static void header_line(struct stats *st, const char *line)
+static int ex_cmp(const void *a, const void *b)
 {
-	char tok[NAME_LEN];
-	int used;
-	size_t i = 0;
-
-	st->n_cols = 0;
-	while (sscanf(line, " %47s%n", tok, &used) == 1) {
-		line += used;
-		if (i++ >= 3 && st->n_cols < MAX_COLS) /* exporter, domain, ver */
-			snprintf(st->cols[st->n_cols++], NAME_LEN, "%s", tok);
-	}
+	const struct exporter_stats *x = a, *y = b;
+	int c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+	if (c)
+		return c;
+	if (x->domain != y->domain)
+		return x->domain < y->domain ? -1 : 1;
+	return (int)x->version - (int)y->version;
 }
 
-static struct exporter *exporter_for(struct stats *st, const char *a, const char *d, const char *v)
+/* Sorts the snapshot's exporters and sums those several workers saw; returns how many remain. */
+static size_t ex_merge(struct exporter_stats *v, size_t n)
 {
-	for (size_t i = 0; i < st->n_ex; i++)
-		if (!strcmp(st->ex[i].addr, a) && !strcmp(st->ex[i].domain, d) &&
-		    !strcmp(st->ex[i].version, v))
-			return &st->ex[i];
-	struct exporter *ex = grow(st->ex, &st->cap_ex, st->n_ex, sizeof(*ex));
-	if (!ex)
-		return NULL;
-	st->ex = ex;
-	ex = &st->ex[st->n_ex++];
-	memset(ex, 0, sizeof(*ex));
-	snprintf(ex->addr, sizeof(ex->addr), "%s", a);
-	snprintf(ex->domain, sizeof(ex->domain), "%s", d);
-	snprintf(ex->version, sizeof(ex->version), "%s", v);
-	return ex;
-}
+	size_t out = 0;
 
-static struct exporter *exporter_line(struct stats *st, const char *line)
-{
-	char a[64], d[16], v[8];
-	int used;
-
-	if (sscanf(line, "%63s %15[0-9] %7[0-9]%n", a, d, v, &used) != 3)
-		return NULL;
-	struct exporter *ex = exporter_for(st, a, d, v);
-	if (!ex)
-		return NULL;
-	line += used;
-	for (size_t c = 0; c < st->n_cols; c++) {
-		unsigned long long n;
-		if (sscanf(line, " %llu%n", &n, &used) != 1)
-			break;
-		ex->col[c] += n;
-		line += used;
-	}
-	return ex;
-}
-
-static void drops_line(struct exporter *ex, const char *s)
-{
-	char k[NAME_LEN];
-	unsigned long long v;
-	int used;
-
-	while (sscanf(s, " %47[^= ]=%llu%n", k, &v, &used) == 2) {
-		s += used;
-		size_t i = 0;
-		while (i < ex->n_drops && strcmp(ex->drops[i].k, k))
-			i++;
-		if (i == ex->n_drops) {
-			if (ex->n_drops == MAX_PAIRS)
-				continue;
-			snprintf(ex->drops[ex->n_drops++].k, NAME_LEN, "%s", k);
-		}
-		ex->drops[i].v += v;
-	}
-}
-
-static void group_line(struct group **g, size_t *n, size_t *cap, const char *l1, const char *l2,
-                       const char *rest)
-{
-	struct group *ng = grow(*g, cap, *n, sizeof(**g));
-	if (!ng)
-		return;
-	*g = ng;
-	struct group *x = &ng[(*n)++];
-	snprintf(x->l1, sizeof(x->l1), "%s", l1);
-	snprintf(x->l2, sizeof(x->l2), "%s", l2);
-	x->n = parse_pairs(rest, x->kv, MAX_PAIRS);
-}
-
-static void parse(struct stats *st, const char *text)
-{
-	char *copy = strdup(text ? text : ""), *save = NULL;
-	struct exporter *last = NULL;
-	char a[80], b[80];
-	unsigned w;
-	int used;
-
-	memset(st, 0, sizeof(*st));
-	for (char *l = strtok_r(copy, "\n", &save); copy && l; l = strtok_r(NULL, "\n", &save)) {
-		used = 0;
-		if (!strncmp(l, "exporter ", 9)) {
-			header_line(st, l);
-		} else if (!strncmp(l, "    drops:", 10)) {
-			if (last)
-				drops_line(last, l + 10);
-		} else if (sscanf(l, "worker %u udp %n", &w, &used) == 1 && used > 0 &&
-		           strstr(l + used, ": ")) {
-			/* the address may hold colons ([::]:2055): it ends at ": " */
-			const char *end = strstr(l + used, ": ");
-			snprintf(a, sizeof(a), "%u", w);
-			snprintf(b, sizeof(b), "%.*s", (int)(end - (l + used)), l + used);
-			group_line(&st->sock, &st->n_sock, &st->cap_sock, a, b, end + 1);
-		} else if (sscanf(l, "kernel_drops total %llu", &st->kernel_drops) == 1) {
-			continue;
-		} else if (!strncmp(l, "worker ", 7)) {
-			last = NULL;
-		} else if (st->n_cols) {
-			last = exporter_line(st, l);
+	if (n < 2)
+		return n; /* also: v may be NULL, which qsort must not get */
+	qsort(v, n, sizeof(*v), ex_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (out && !ex_cmp(&v[out - 1], &v[i])) {
+			struct exporter_stats *d = &v[out - 1];
+			for (size_t c = 0; c < N_EX_COLS; c++) {
+				if (ex_cols[c].off == SIZE_MAX)
+					continue;
+				uint64_t sum =
+				    ex_value(d, &ex_cols[c]) + ex_value(&v[i], &ex_cols[c]);
+				memcpy((char *)d + ex_cols[c].off, &sum, sizeof(sum));
+			}
+			for (int r = 0; r < DROP_REASON_COUNT; r++)
+				d->drops[r] += v[i].drops[r];
+		} else {
+			v[out++] = v[i];
 		}
 	}
-	free(copy);
+	return out;
 }
 
-static void stats_free(struct stats *st)
+/* The address label: "" for the drops that belong to no exporter (version 0). */
+static const char *ex_addr(const struct exporter_stats *e, char *buf, size_t len)
 {
-	free(st->ex);
-	free(st->sock);
+	return e->version ? wip_str(&e->addr, buf, len) : "";
 }
 
-/* The exporter table's column names as metric names and help. */
-static void column_metric(const char *col, char *name, size_t len, const char **help)
+static void exporter_labels(const struct exporter_stats *e, char *lab, size_t len)
 {
-	static const struct {
-		const char *col, *name, *help;
-	} known[] = {
-	    {"packets", "weir_exporter_packets_total", "Export datagrams decoded."},
-	    {"bytes", "weir_exporter_bytes_total", "Bytes of export datagrams decoded."},
-	    {"records", "weir_exporter_records_total", "Flow records decoded."},
-	    {"options", "weir_exporter_option_records_total", "Options data records decoded."},
-	    {"seq_gaps", "weir_exporter_sequence_lost_total",
-	     "Datagrams (v9, sFlow) or records (v5, IPFIX) lost according to sequence numbers."},
-	    {"sample_gaps", "weir_exporter_sflow_samples_lost_total",
-	     "sFlow samples lost according to the sample sequence numbers of each source id."},
-	    {"untracked", "weir_exporter_sflow_samples_untracked_total",
-	     "sFlow samples of source ids beyond the per-agent bound: not checked for loss."},
-	    {"sflow_drops", "weir_exporter_sflow_agent_dropped_total",
-	     "Packets the sFlow agent could not sample for lack of resources (flow sample drops)."},
-	    {"tmpls", "weir_exporter_templates_total", "Templates defined or redefined."},
-	    {"held", "weir_exporter_held_total", "Data sets held waiting for their template."},
-	    {"drops", "weir_exporter_dropped_total", "Datagrams or sets dropped, all reasons."},
-	};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (!strcmp(col, known[i].col)) {
-			snprintf(name, len, "%s", known[i].name);
-			*help = known[i].help;
-			return;
-		}
-	}
-	snprintf(name, len, "weir_exporter_%s_total", col);
-	*help = "Decode counter.";
-}
+	char a[WIP_STRLEN], n[16];
 
-static void exporter_labels(const struct exporter *ex, char *lab, size_t len)
-{
 	lab[0] = '\0';
-	prom_label(lab, len, "exporter", strcmp(ex->addr, "(none)") ? ex->addr : "");
-	prom_label(lab, len, "domain", ex->domain);
-	prom_label(lab, len, "version", ex->version);
+	prom_label(lab, len, "exporter", ex_addr(e, a, sizeof(a)));
+	snprintf(n, sizeof(n), "%u", e->domain);
+	prom_label(lab, len, "domain", n);
+	snprintf(n, sizeof(n), "%u", e->version);
+	prom_label(lab, len, "version", n);
 }
 
-static void exporter_metrics(struct prom *p, const struct stats *st)
+static void exporter_metrics(struct prom *p, const struct exporter_stats *v, size_t n)
 {
-	char name[96], lab[256], lab2[320];
-	const char *help;
+	char lab[256], lab2[320];
 
-	for (size_t c = 0; c < st->n_cols; c++) {
-		column_metric(st->cols[c], name, sizeof(name), &help);
-		prom_family(p, name, "counter", help);
-		for (size_t i = 0; i < st->n_ex; i++) {
-			exporter_labels(&st->ex[i], lab, sizeof(lab));
-			prom_sample_u64(p, name, NULL, lab, st->ex[i].col[c]);
+	for (size_t c = 0; c < N_EX_COLS; c++) {
+		prom_family(p, ex_cols[c].name, "counter", ex_cols[c].help);
+		for (size_t i = 0; i < n; i++) {
+			exporter_labels(&v[i], lab, sizeof(lab));
+			prom_sample_u64(p, ex_cols[c].name, NULL, lab,
+			                ex_value(&v[i], &ex_cols[c]));
 		}
 	}
 	prom_family(p, "weir_exporter_decode_errors_total", "counter",
 	            "Datagrams or sets dropped by the decoders, by reason.");
-	for (size_t i = 0; i < st->n_ex; i++) {
-		exporter_labels(&st->ex[i], lab, sizeof(lab));
-		for (size_t d = 0; d < st->ex[i].n_drops; d++) {
-			snprintf(lab2, sizeof(lab2), "%s", lab);
-			prom_label(lab2, sizeof(lab2), "reason", st->ex[i].drops[d].k);
-			prom_sample_u64(p, "weir_exporter_decode_errors_total", NULL, lab2,
-			                st->ex[i].drops[d].v);
-		}
-	}
-}
-
-static void group_metrics(struct prom *p, const struct group *g, size_t n, const char *prefix,
-                          const char *k1, const char *k2, const char *help)
-{
-	char name[128], lab[256];
-
 	for (size_t i = 0; i < n; i++) {
-		lab[0] = '\0';
-		prom_label(lab, sizeof(lab), k1, g[i].l1);
-		prom_label(lab, sizeof(lab), k2, g[i].l2);
-		for (size_t j = 0; j < g[i].n; j++) {
-			snprintf(name, sizeof(name), "%s_%s_total", prefix, g[i].kv[j].k);
-			if (!prom_name_ok(name))
+		exporter_labels(&v[i], lab, sizeof(lab));
+		for (int r = 0; r < DROP_REASON_COUNT; r++) {
+			if (!v[i].drops[r])
 				continue;
-			prom_family(p, name, "counter", help);
-			prom_sample_u64(p, name, NULL, lab, g[i].kv[j].v);
+			snprintf(lab2, sizeof(lab2), "%s", lab);
+			prom_label(lab2, sizeof(lab2), "reason",
+			           drop_reason_name((enum drop_reason)r));
+			prom_sample_u64(p, "weir_exporter_decode_errors_total", NULL, lab2,
+			                v[i].drops[r]);
 		}
 	}
 }
 
-void selfstats_metrics(struct prom *p, const char *text)
-{
-	struct stats st;
+/* The socket counters: name within weir_socket_<name>_total and in the status objects. */
+static const struct {
+	const char *key;
+	size_t off;
+} sock_cols[] = {
+    {"datagrams", offsetof(struct ingest_sock_stats, datagrams)},
+    {"bytes", offsetof(struct ingest_sock_stats, bytes)},
+    {"kernel_drops", offsetof(struct ingest_sock_stats, kernel_drops)},
+    {"errors", offsetof(struct ingest_sock_stats, errors)},
+};
+#define N_SOCK_COLS (sizeof(sock_cols) / sizeof(sock_cols[0]))
 
-	parse(&st, text);
-	exporter_metrics(p, &st);
-	group_metrics(p, st.sock, st.n_sock, "weir_socket", "worker", "listen",
-	              "Per worker UDP socket counter (kernel_drops: SO_RXQ_OVFL and /proc).");
+static uint64_t sock_value(const struct ingest_sock_stats *s, size_t c)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)s + sock_cols[c].off, sizeof(v));
+	return v;
+}
+
+void selfstats_metrics(struct prom *p, struct ingest_snapshot *s)
+{
+	char name[64], lab[256], w[16];
+
+	s->n_ex = ex_merge(s->ex, s->n_ex);
+	exporter_metrics(p, s->ex, s->n_ex);
+	for (size_t c = 0; c < N_SOCK_COLS; c++) {
+		snprintf(name, sizeof(name), "weir_socket_%s_total", sock_cols[c].key);
+		prom_family(p, name, "counter",
+		            "Per worker UDP socket counter (kernel_drops: SO_RXQ_OVFL and /proc).");
+		for (size_t i = 0; i < s->n_sock; i++) {
+			lab[0] = '\0';
+			snprintf(w, sizeof(w), "%u", s->sock[i].worker);
+			prom_label(lab, sizeof(lab), "worker", w);
+			prom_label(lab, sizeof(lab), "listen", s->sock[i].listen);
+			prom_sample_u64(p, name, NULL, lab, sock_value(&s->sock[i], c));
+		}
+	}
 	prom_family(p, "weir_kernel_drops_total", "counter",
 	            "Datagrams the kernel dropped on weir's sockets (all workers).");
-	prom_sample_u64(p, "weir_kernel_drops_total", NULL, "", st.kernel_drops);
-	stats_free(&st);
+	prom_sample_u64(p, "weir_kernel_drops_total", NULL, "", s->kernel_drops);
 }
 
-static json_t *pairs_json(const struct pair *kv, size_t n)
+void selfstats_status(struct json_t *root, struct ingest_snapshot *s)
 {
-	json_t *o = json_object();
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, kv[i].k, json_integer((json_int_t)kv[i].v));
-	return o;
-}
-
-void selfstats_status(struct json_t *root, const char *text)
-{
-	struct stats st;
 	json_t *ex = json_array(), *so = json_array();
+	char a[WIP_STRLEN];
 
-	parse(&st, text);
-	for (size_t i = 0; i < st.n_ex; i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "exporter", json_string(st.ex[i].addr));
-		json_object_set_new(o, "domain", json_integer(atoll(st.ex[i].domain)));
-		json_object_set_new(o, "version", json_integer(atoll(st.ex[i].version)));
-		for (size_t c = 0; c < st.n_cols; c++)
-			json_object_set_new(o, st.cols[c],
-			                    json_integer((json_int_t)st.ex[i].col[c]));
-		json_object_set_new(o, "drop_reasons",
-		                    pairs_json(st.ex[i].drops, st.ex[i].n_drops));
+	s->n_ex = ex_merge(s->ex, s->n_ex);
+	for (size_t i = 0; i < s->n_ex; i++) {
+		const struct exporter_stats *e = &s->ex[i];
+		json_t *o = json_object(), *dr = json_object();
+		json_object_set_new(o, "exporter",
+		                    json_string(e->version ? ex_addr(e, a, sizeof(a)) : "(none)"));
+		json_object_set_new(o, "domain", json_integer(e->domain));
+		json_object_set_new(o, "version", json_integer(e->version));
+		for (size_t c = 0; c < N_EX_COLS; c++)
+			json_object_set_new(o, ex_cols[c].key,
+			                    json_integer((json_int_t)ex_value(e, &ex_cols[c])));
+		for (int r = 0; r < DROP_REASON_COUNT; r++)
+			if (e->drops[r])
+				json_object_set_new(dr, drop_reason_name((enum drop_reason)r),
+				                    json_integer((json_int_t)e->drops[r]));
+		json_object_set_new(o, "drop_reasons", dr);
 		json_array_append_new(ex, o);
 	}
-	for (size_t i = 0; i < st.n_sock; i++) {
-		json_t *o = pairs_json(st.sock[i].kv, st.sock[i].n);
-		json_object_set_new(o, "worker", json_integer(atoll(st.sock[i].l1)));
-		json_object_set_new(o, "listen", json_string(st.sock[i].l2));
+	for (size_t i = 0; i < s->n_sock; i++) {
+		json_t *o = json_object();
+		for (size_t c = 0; c < N_SOCK_COLS; c++)
+			json_object_set_new(o, sock_cols[c].key,
+			                    json_integer((json_int_t)sock_value(&s->sock[i], c)));
+		json_object_set_new(o, "worker", json_integer(s->sock[i].worker));
+		json_object_set_new(o, "listen", json_string(s->sock[i].listen));
 		json_array_append_new(so, o);
 	}
 	json_object_set_new((json_t *)root, "exporters", ex);
 	json_object_set_new((json_t *)root, "sockets", so);
 	json_object_set_new((json_t *)root, "kernel_drops",
-	                    json_integer((json_int_t)st.kernel_drops));
-	stats_free(&st);
+	                    json_integer((json_int_t)s->kernel_drops));
 }
 
 /* --- plugins and AS names: from their structured counters --- */

@@ -11,13 +11,14 @@ struct plugin_set;
 struct asname_stats;
 
 /*
- * text is what ingest_stats_print() writes: per worker socket lines and the per exporter/domain
- * decode table of each worker (with its "drops:" lines). Exporters seen by several workers are
- * summed. Unknown lines are skipped, and counters this parser does not know by name keep their
- * own name, so that a new counter shows up without a change here.
+ * The ingest counters (ingest_snapshot()): weir_exporter_*{exporter,domain,version} with the
+ * decode errors by reason, weir_socket_*_total{worker,listen} and weir_kernel_drops_total; in
+ * the status, the "exporters" and "sockets" arrays. Exporters seen by several workers are
+ * summed (the snapshot's exporters are sorted and merged in place).
  */
-void selfstats_metrics(struct prom *p, const char *text);
-void selfstats_status(struct json_t *root, const char *text);
+struct ingest_snapshot;
+void selfstats_metrics(struct prom *p, struct ingest_snapshot *s);
+void selfstats_status(struct json_t *root, struct ingest_snapshot *s);
 
 /*
  * The plugins' counters (plugin_stats_foreach): weir_plugin_*_total{type,plugin}, the backlog

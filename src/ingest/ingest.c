@@ -73,6 +73,8 @@ struct worker {
 	uint64_t next_expire, next_save;
 	_Atomic bool stats_req;
 	char *stats; /* under ing->mu: the worker's decode counters, printed on request */
+	struct exporter_stats *ex; /* under ing->mu: the same counters as structs */
+	size_t n_ex;
 	bool stats_done;
 	uint64_t last_wake_ns; /* coalescing: when the previous receive pass started */
 	int rcvbuf_min;        /* coalescing: the smallest receive buffer of its sockets */
@@ -399,19 +401,46 @@ static void coalesce(struct worker *w, uint64_t t0, uint64_t dgrams, uint64_t by
 	nanosleep(&ts, NULL);
 }
 
+struct ex_vec {
+	struct exporter_stats *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void ex_vec_add(void *arg, const struct exporter_stats *e)
+{
+	struct ex_vec *x = arg;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 16;
+		struct exporter_stats *v = realloc(x->v, cap * sizeof(*v));
+		if (!v) {
+			x->oom = true;
+			return;
+		}
+		x->v = v;
+		x->cap = cap;
+	}
+	x->v[x->n++] = *e;
+}
+
 static void answer_stats(struct worker *w)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
+	struct ex_vec x = {0};
 
 	if (f) {
 		decode_stats_print(w->st, f);
 		fclose(f);
 	}
+	decode_stats_foreach(w->st, ex_vec_add, &x);
 	pthread_mutex_lock(&w->ing->mu);
 	free(w->stats);
 	w->stats = text;
+	free(w->ex);
+	w->ex = x.v;
+	w->n_ex = x.n;
 	w->stats_done = true;
 	pthread_cond_broadcast(&w->ing->cv);
 	pthread_mutex_unlock(&w->ing->mu);
@@ -525,30 +554,41 @@ static uint64_t rel(const _Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+/* A socket's counters; kernel drops are the larger of SO_RXQ_OVFL's and /proc's. */
+static void sock_counters(const struct sock *s, unsigned worker, struct ingest_sock_stats *o)
+{
+	int64_t proc = udp_proc_drops(s->info.inode);
+
+	o->worker = worker;
+	snprintf(o->listen, sizeof(o->listen), "%s", s->la->text);
+	o->datagrams = rel(&s->dgrams);
+	o->bytes = rel(&s->bytes);
+	o->kernel_drops = rel(&s->kernel_drops);
+	if (proc > 0 && (uint64_t)proc > o->kernel_drops)
+		o->kernel_drops = (uint64_t)proc;
+	o->errors = rel(&s->errors);
+}
+
 static void socket_stats(const struct ingest *ing, FILE *out)
 {
 	uint64_t total = 0;
+	struct ingest_sock_stats o;
 
 	for (unsigned w = 0; w < ing->n; w++) {
 		for (size_t i = 0; i < ing->c->n_listen; i++) {
-			const struct sock *s = &ing->w[w].socks[i];
-			int64_t proc = udp_proc_drops(s->info.inode);
-			uint64_t drops = rel(&s->kernel_drops);
-			if (proc > 0 && (uint64_t)proc > drops)
-				drops = (uint64_t)proc;
-			total += drops;
+			sock_counters(&ing->w[w].socks[i], w, &o);
+			total += o.kernel_drops;
 			fprintf(out,
 			        "worker %u udp %s: datagrams %llu bytes %llu kernel_drops %llu "
 			        "errors %llu\n",
-			        w, s->la->text, (unsigned long long)rel(&s->dgrams),
-			        (unsigned long long)rel(&s->bytes), (unsigned long long)drops,
-			        (unsigned long long)rel(&s->errors));
+			        w, o.listen, (unsigned long long)o.datagrams,
+			        (unsigned long long)o.bytes, (unsigned long long)o.kernel_drops,
+			        (unsigned long long)o.errors);
 		}
 	}
 	fprintf(out, "kernel_drops total %llu\n", (unsigned long long)total);
 }
 
-/* Asks every running worker for its decode counters and waits (bounded) for the answers. */
 static void collect_worker_stats(struct ingest *ing)
 {
 	struct timespec ts;
@@ -614,6 +654,48 @@ void ingest_stats_print(struct ingest *ing, FILE *out)
 	}
 }
 
+int ingest_snapshot(struct ingest *ing, struct ingest_snapshot *out)
+{
+	struct ex_vec x = {0};
+
+	memset(out, 0, sizeof(*out));
+	out->sock = calloc((size_t)ing->n * ing->c->n_listen + 1, sizeof(*out->sock));
+	if (!out->sock)
+		return -1;
+	for (unsigned w = 0; w < ing->n; w++)
+		for (size_t i = 0; i < ing->c->n_listen; i++) {
+			struct ingest_sock_stats *o = &out->sock[out->n_sock++];
+			sock_counters(&ing->w[w].socks[i], w, o);
+			out->kernel_drops += o->kernel_drops;
+		}
+	if (ing->running)
+		collect_worker_stats(ing);
+	for (unsigned i = 0; i < ing->n; i++) {
+		struct worker *w = &ing->w[i];
+		if (!ing->running) {
+			decode_stats_foreach(w->st, ex_vec_add, &x);
+			continue;
+		}
+		pthread_mutex_lock(&ing->mu);
+		if (w->stats_done)
+			for (size_t j = 0; j < w->n_ex; j++)
+				ex_vec_add(&x, &w->ex[j]);
+		else
+			out->late_workers++;
+		pthread_mutex_unlock(&ing->mu);
+	}
+	out->ex = x.v;
+	out->n_ex = x.n;
+	return x.oom ? -1 : 0;
+}
+
+void ingest_snapshot_free(struct ingest_snapshot *s)
+{
+	free(s->sock);
+	free(s->ex);
+	memset(s, 0, sizeof(*s));
+}
+
 static void worker_free(struct worker *w, size_t n_listen)
 {
 	if (w->socks)
@@ -627,6 +709,7 @@ static void worker_free(struct worker *w, size_t n_listen)
 	if (w->st)
 		decode_state_free(w->st);
 	free(w->stats);
+	free(w->ex);
 }
 
 void ingest_free(struct ingest *ing)

@@ -21,6 +21,31 @@ struct sfcounters;
 void ingest_decode_limits(struct decode_limits *l, const struct conf *c,
                           const struct allow_list *allow);
 
+/* One UDP socket's counters. */
+struct ingest_sock_stats {
+	unsigned worker;
+	char listen[80]; /* the listener as configured: "0.0.0.0:2055", "[::]:6343" */
+	uint64_t datagrams, bytes, kernel_drops, errors;
+};
+
+/*
+ * The ingest counters at one moment: every socket, and every worker's exporters (an exporter
+ * seen by several workers appears once per worker). Running workers are asked and waited for
+ * (bounded); late_workers did not answer in time. Owned by the caller. -1 when out of memory
+ * (what was gathered stays valid).
+ */
+struct exporter_stats;
+struct ingest_snapshot {
+	struct ingest_sock_stats *sock;
+	size_t n_sock;
+	uint64_t kernel_drops; /* all sockets */
+	struct exporter_stats *ex;
+	size_t n_ex;
+	unsigned late_workers;
+};
+int ingest_snapshot(struct ingest *ing, struct ingest_snapshot *out);
+void ingest_snapshot_free(struct ingest_snapshot *s);
+
 /* The sFlow counter sink of the workers (sfacctd_counter_file, /metrics): thread-safe. */
 struct sfcounters *ingest_sfcounters(struct ingest *ing);
 

@@ -17,6 +17,8 @@
 #include "http/http.h"
 #include "http/prom.h"
 #include "http/selfstats.h"
+#include "ingest/ingest.h"
+#include "weir/decoder.h"
 #include "weir/sink.h"
 
 static void families_are_grouped(void **state)
@@ -60,27 +62,45 @@ static void labels_are_escaped(void **state)
 	assert_false(prom_name_ok("a-b"));
 }
 
-static const char stats_text[] =
-    "worker 0 udp 0.0.0.0:2055: datagrams 10 bytes 1000 kernel_drops 2 errors 0\n"
-    "worker 1 udp 0.0.0.0:2055: datagrams 5 bytes 500 kernel_drops 0 errors 1\n"
-    "kernel_drops total 2\n"
-    "worker 0 exporters:\n"
-    "exporter                                    domain ver    packets        bytes    records  "
-    "options seq_gaps  tmpls   held    drops\n"
-    "(none)                                           0   0          0            0          0  "
-    "      0        0      0      0        3\n"
-    "    drops: short=3\n"
-    "192.0.2.1                                      256  10          7          700         70  "
-    "      1        4      2      0        1\n"
-    "    drops: no_template=1\n"
-    "worker 1 exporters:\n"
-    "exporter                                    domain ver    packets        bytes    records  "
-    "options seq_gaps  tmpls   held    drops\n"
-    "192.0.2.1                                      256  10          3          300         30  "
-    "      0        0      0      0        2\n"
-    "    drops: no_template=2\n"
-    "(worker 2 did not answer in time)\n"
-    "plugin print[p1]: records 100 rows_written 10 filtered 0 flushes 3 write_errors 1\n";
+/*
+ * Two workers' sockets; the drops that belong to no exporter; one exporter seen by both
+ * workers (summed in the output). The snapshot's arrays are the caller's: built per test.
+ */
+static void snapshot(struct ingest_snapshot *s)
+{
+	static const struct ingest_sock_stats socks[] = {
+	    {0, "0.0.0.0:2055", 10, 1000, 2, 0},
+	    {1, "0.0.0.0:2055", 5, 500, 0, 1},
+	};
+	struct exporter_stats *e = calloc(3, sizeof(*e));
+
+	memset(s, 0, sizeof(*s));
+	s->sock = malloc(sizeof(socks));
+	memcpy(s->sock, socks, sizeof(socks));
+	s->n_sock = 2;
+	s->kernel_drops = 2;
+	e[0].drops[DROP_TRUNCATED] = 3; /* version 0: no exporter */
+	wip_parse(&e[1].addr, "192.0.2.1");
+	e[1].domain = 256;
+	e[1].version = 10;
+	e[1].packets = 7;
+	e[1].bytes = 700;
+	e[1].records = 70;
+	e[1].option_records = 1;
+	e[1].seq_gaps = 4;
+	e[1].templates = 2;
+	e[1].drops[DROP_NO_TEMPLATE] = 1;
+	e[2] = e[1];
+	e[2].packets = 3;
+	e[2].bytes = 300;
+	e[2].records = 30;
+	e[2].option_records = 0;
+	e[2].seq_gaps = 0;
+	e[2].templates = 0;
+	e[2].drops[DROP_NO_TEMPLATE] = 2;
+	s->ex = e;
+	s->n_ex = 3;
+}
 
 static char *render(struct prom *p)
 {
@@ -95,7 +115,10 @@ static char *render(struct prom *p)
 static void self_counters_become_metrics(void **state)
 {
 	struct prom *p = prom_new();
-	selfstats_metrics(p, stats_text);
+	struct ingest_snapshot snap;
+	snapshot(&snap);
+	selfstats_metrics(p, &snap);
+	ingest_snapshot_free(&snap);
 	char *t = render(p);
 
 	assert_non_null(strstr(t, "weir_exporter_packets_total{exporter=\"192.0.2.1\","
@@ -107,11 +130,12 @@ static void self_counters_become_metrics(void **state)
 	assert_non_null(strstr(t, "weir_exporter_decode_errors_total{exporter=\"192.0.2.1\","
 	                          "domain=\"256\",version=\"10\",reason=\"no_template\"} 3\n"));
 	assert_non_null(strstr(t, "weir_exporter_decode_errors_total{exporter=\"\",domain=\"0\","
-	                          "version=\"0\",reason=\"short\"} 3\n"));
+	                          "version=\"0\",reason=\"truncated\"} 3\n"));
+	assert_non_null(strstr(t, "weir_exporter_dropped_total{exporter=\"192.0.2.1\","
+	                          "domain=\"256\",version=\"10\"} 3\n"));
 	assert_non_null(strstr(t, "weir_socket_kernel_drops_total{worker=\"0\",listen=\"0.0.0.0:"
 	                          "2055\"} 2\n"));
-	/* plugin lines are not parsed: the plugins' metrics come from plugin_stats_foreach() */
-	assert_null(strstr(t, "weir_plugin_"));
+	assert_null(strstr(t, "weir_plugin_")); /* from plugin_stats_foreach(), not here */
 	assert_non_null(strstr(t, "weir_kernel_drops_total 2\n"));
 	/* one TYPE line per family however many workers reported it */
 	char *first = strstr(t, "# TYPE weir_exporter_packets_total");
@@ -121,9 +145,19 @@ static void self_counters_become_metrics(void **state)
 	prom_free(p);
 
 	json_t *root = json_object();
-	selfstats_status((struct json_t *)root, stats_text);
+	snapshot(&snap);
+	selfstats_status((struct json_t *)root, &snap);
+	ingest_snapshot_free(&snap);
 	json_t *ex = json_object_get(root, "exporters");
 	assert_int_equal(json_array_size(ex), 2);
+	json_t *e1 = json_array_get(ex, 1);
+	assert_string_equal(json_string_value(json_object_get(e1, "exporter")), "192.0.2.1");
+	assert_int_equal(json_integer_value(json_object_get(e1, "records")), 100);
+	assert_int_equal(json_integer_value(json_object_get(e1, "drops")), 3);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(e1, "drop_reasons"), "no_template")),
+	    3);
+	assert_int_equal(json_array_size(json_object_get(root, "sockets")), 2);
 	assert_null(json_object_get(root, "plugins"));
 	json_decref(root);
 }

@@ -315,7 +315,9 @@ const struct key_def conf_keys[] = {
      .def = "",
      .section = "Enrichment maps",
      .help = "Lines `set_tag=N|set_tag2=N|set_label=TEXT [ip=EXPORTER[/len]] [in=IF] [out=IF] "
-             "[filter='libpcap expr']`; the first matching line tags the flow.",
+             "[filter='libpcap expr']`; the first matching line tags the flow. The tee relay "
+             "reads it for tag= and hash-tag pools, per datagram: only ip= rules (the sFlow "
+             "agent for sFlow), reloaded on SIGUSR2.",
      .pmacct = "Same syntax (the subset listed; jeq/stack chains are not supported)."},
     {.name = "pre_tag_label_encode_as_map",
      .type = KT_BOOL,
@@ -831,9 +833,9 @@ const struct key_def conf_keys[] = {
      P(tee_receivers),
      .def = "",
      .section = "Tee plugin and relay",
-     .help = "File of receiver pools (id=, ip=, balance-alg=, ...); every pool gets each "
-             "datagram, one receiver of it by hash-agent (default), rr, dst-port or all. See "
-             "docs/relay.md.",
+     .help = "File of receiver pools (id=, ip=, balance-alg=, tag=, ...); every pool gets "
+             "each datagram, one receiver of it by hash-agent (default), hash-tag, rr, "
+             "dst-port or all. See docs/relay.md.",
      .pmacct = "Same file format (weir adds exporter=, version=, sample=, ports=, healthz=)."},
     {.name = "tee_transparent",
      .type = KT_BOOL,

@@ -19,6 +19,7 @@ struct rule {
 	uint64_t tag, tag2;
 	char *label;
 	uint32_t rate;
+	unsigned line; /* in the map file */
 };
 
 struct tagmap {
@@ -221,6 +222,7 @@ struct tagmap *tagmap_parse(enum tagmap_kind kind, const char *name, const char 
 			snprintf(err, errlen, "%s:%u: %s", name, mf.line, msg);
 			goto fail;
 		}
+		m->r[m->n].line = mf.line;
 		m->n++;
 	}
 	mapfile_done(&mf);
@@ -270,6 +272,34 @@ bool tagmap_apply(const struct tagmap *m, struct flow *f)
 			f->tag2 = r->tag2;
 		if (r->label)
 			f->label = r->label;
+		return true;
+	}
+	return false;
+}
+
+bool tagmap_exporter_only(const struct tagmap *m, unsigned *line, const char **key)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct rule *r = &m->r[i];
+		const char *k = r->has_in ? "in" : r->has_out ? "out" : r->filter ? "filter" : NULL;
+		if (k) {
+			*line = r->line;
+			*key = k;
+			return false;
+		}
+	}
+	return true;
+}
+
+bool tagmap_exporter_tag(const struct tagmap *m, const struct wip *exporter, uint64_t *tag)
+{
+	*tag = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct rule *r = &m->r[i];
+		if (r->has_in || r->has_out || r->filter || (r->has_ip && !in_prefix(exporter, r)))
+			continue;
+		if (r->has_tag)
+			*tag = r->tag;
 		return true;
 	}
 	return false;

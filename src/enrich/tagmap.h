@@ -30,6 +30,20 @@ struct tagmap *tagmap_load(enum tagmap_kind kind, const char *path, char *err, s
  */
 bool tagmap_apply(const struct tagmap *m, struct flow *f);
 
+/*
+ * For users that see whole datagrams, not records (the relay): false with the line and key of
+ * the first rule that needs a decoded record (in=, out=, filter=), true when every rule matches
+ * on the exporter alone.
+ */
+bool tagmap_exporter_only(const struct tagmap *m, unsigned *line, const char **key);
+
+/*
+ * The set_tag of the first rule that matches exporter, 0 when that rule sets no tag (only
+ * set_tag2 / set_label) or when no rule matches (then false). Rules with record keys never
+ * match here.
+ */
+bool tagmap_exporter_tag(const struct tagmap *m, const struct wip *exporter, uint64_t *tag);
+
 size_t tagmap_count(const struct tagmap *m);
 void tagmap_free(struct tagmap *m);
 

@@ -31,6 +31,26 @@ uint32_t relay_proto_of(const uint8_t *p, size_t len)
 	return RP_OTHER;
 }
 
+bool relay_sflow_agent(const uint8_t *p, size_t len, struct wip *agent)
+{
+	struct cursor c;
+	uint32_t v, type, v4;
+	uint8_t v6[16];
+
+	cur_init(&c, p, len);
+	if (!cur_u32(&c, &v) || v != 5 || !cur_u32(&c, &type))
+		return false;
+	if (type == 1 && cur_u32(&c, &v4)) {
+		wip_from_v4(agent, v4);
+		return true;
+	}
+	if (type == 2 && cur_bytes(&c, v6, sizeof(v6))) {
+		wip_from_v6(agent, v6);
+		return true;
+	}
+	return false;
+}
+
 static bool is_template_set(bool ipfix, uint16_t id)
 {
 	return ipfix ? id == 2 || id == 3 : id == 0 || id == 1;
@@ -140,6 +160,15 @@ static uint64_t hash_bytes(const uint8_t *b, size_t n, uint64_t seed)
 uint64_t relay_hash_addr(const struct wip *a)
 {
 	return hash_bytes(a->a, sizeof(a->a), 0x77656972ULL);
+}
+
+uint64_t relay_hash_tag(uint64_t tag)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(tag >> (8 * i));
+	return hash_bytes(b, sizeof(b), 0x746167ULL);
 }
 
 uint64_t relay_rcv_key(const char *text)

@@ -27,6 +27,12 @@ unsigned relay_sets_of(const uint8_t *p, size_t len);
  */
 size_t relay_templates_copy(const uint8_t *p, size_t len, uint8_t *out, size_t cap);
 
+/*
+ * The agent address of an sFlow v5 datagram (sFlow v5 §5: version, address type 1 = IPv4 or
+ * 2 = IPv6, address): what sfacctd's pre_tag_map ip= compares. false when p is not one.
+ */
+bool relay_sflow_agent(const uint8_t *p, size_t len, struct wip *agent);
+
 /* Seeded 64-bit hash of an exporter address (the same for IPv4 and its mapped form). */
 uint64_t relay_hash_addr(const struct wip *a);
 
@@ -39,6 +45,9 @@ static inline uint64_t relay_score(uint64_t agent, uint64_t rcv_key)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
 }
+
+/* Hash of a pre_tag_map tag (balance-alg=hash-tag when its receiver is down). */
+uint64_t relay_hash_tag(uint64_t tag);
 
 /* Key of a receiver for relay_score(), from its address text ("127.0.0.1:2100"). */
 uint64_t relay_rcv_key(const char *text);

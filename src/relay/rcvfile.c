@@ -28,10 +28,8 @@ struct rf {
 };
 
 static const char *const balance_names[] = {
-    [RB_HASH_AGENT] = "hash-agent",
-    [RB_RR] = "rr",
-    [RB_DST_PORT] = "dst-port",
-    [RB_ALL] = "all",
+    [RB_HASH_AGENT] = "hash-agent", [RB_RR] = "rr", [RB_DST_PORT] = "dst-port", [RB_ALL] = "all",
+    [RB_HASH_TAG] = "hash-tag",
 };
 
 const char *relay_balance_name(enum relay_balance b)
@@ -55,6 +53,7 @@ __attribute__((format(printf, 2, 3))) static int bad(struct rf *f, const char *f
 static void pool_free(struct relay_pool_def *p)
 {
 	free(p->rcv);
+	free(p->tags);
 	if (p->exporters)
 		allow_list_free(p->exporters);
 	memset(p, 0, sizeof(*p));
@@ -205,10 +204,7 @@ static int parse_balance(struct rf *f, struct relay_pool_def *p, const char *val
 			p->bal = (enum relay_balance)i;
 			return 0;
 		}
-	if (!strcasecmp(val, "hash-tag"))
-		return bad(f, "balance-alg: hash-tag needs pre_tag_map tags, which the relay does "
-		              "not see; use hash-agent");
-	return bad(f, "balance-alg: '%.40s' is not hash-agent, rr, dst-port or all", val);
+	return bad(f, "balance-alg: '%.40s' is not hash-agent, hash-tag, rr, dst-port or all", val);
 }
 
 static int parse_versions(struct rf *f, struct relay_pool_def *p, const char *val)
@@ -258,6 +254,82 @@ static int parse_exporters(struct rf *f, struct relay_pool_def *p, const char *v
 	if (allow_list_count(p->exporters) == 0)
 		return bad(f, "exporter: empty list");
 	return 0;
+}
+
+/* A tag: decimal, 0..2^64-1. */
+static bool parse_tag(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return true;
+}
+
+/* tag=100,150,110-120,-150: pmacct's list of tags, lo-hi ranges (lo < hi), `-` negates. */
+static int parse_tags(struct rf *f, struct relay_pool_def *p, const char *val)
+{
+	if (p->n_tags)
+		return bad(f, "tag given twice");
+	if (!*val)
+		return bad(f, "tag: empty list");
+	for (const char *s = val; *s;) {
+		size_t n = strcspn(s, ",");
+		struct relay_tag_item it = {0};
+		const char *item = s;
+		if (n == 0)
+			return bad(f, "tag: empty item in '%.60s'", val);
+		if (p->n_tags == RELAY_MAX_TAG_ITEMS)
+			return bad(f, "tag: more than %d items", RELAY_MAX_TAG_ITEMS);
+		if (*item == '-') {
+			it.neg = true;
+			item++;
+		}
+		size_t len = (size_t)(s + n - item);
+		const char *dash = memchr(item, '-', len);
+		size_t lo_len = dash ? (size_t)(dash - item) : len;
+		if (!parse_tag(item, lo_len, &it.lo) ||
+		    (dash && !parse_tag(dash + 1, len - lo_len - 1, &it.hi)))
+			return bad(f, "tag: '%.*s' is not N, LOW-HIGH or -N (a tag is 0..2^64-1)",
+			           (int)(n > 40 ? 40 : n), s);
+		if (!dash)
+			it.hi = it.lo;
+		else if (it.hi <= it.lo)
+			return bad(f, "tag: range '%.*s' must be LOW-HIGH with LOW < HIGH",
+			           (int)(n > 40 ? 40 : n), s);
+		struct relay_tag_item *grown = realloc(p->tags, (p->n_tags + 1) * sizeof(*grown));
+		if (!grown)
+			return bad(f, "out of memory");
+		p->tags = grown;
+		p->tags[p->n_tags++] = it;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	return 0;
+}
+
+bool relay_tags_pass(const struct relay_pool_def *p, uint64_t tag)
+{
+	if (!p->n_tags)
+		return true;
+	for (size_t i = 0; i < p->n_tags; i++) {
+		const struct relay_tag_item *it = &p->tags[i];
+		if (it->lo <= tag && tag <= it->hi)
+			return !it->neg;
+		if (it->neg)
+			return true;
+	}
+	return false;
 }
 
 /* healthz=PORT or healthz=PORT/path */
@@ -342,13 +414,12 @@ static int parse_kv(struct rf *f, struct relay_pool_def *p, const char *key, con
 	if (!strcmp(key, "ports"))
 		return parse_ports(f, p, val);
 	if (!strcmp(key, "tag"))
-		return bad(f, "tag: filters on pre_tag_map tags are not supported by the relay; "
-		              "use exporter= or version=");
+		return parse_tags(f, p, val);
 	if (!strcmp(key, "kafka_broker") || !strcmp(key, "kafka_topic") ||
 	    !strcmp(key, "zmq_address"))
 		return bad(f, "%s: Kafka and ZeroMQ receivers are not supported", key);
 	return bad(f,
-	           "unknown key '%.40s' (id, ip, balance-alg, src_port, exporter, version, "
+	           "unknown key '%.40s' (id, ip, balance-alg, src_port, tag, exporter, version, "
 	           "sample, ports, healthz)",
 	           key);
 }

@@ -15,6 +15,7 @@ enum relay_balance {
 	RB_RR,             /* round robin; templates go to every receiver */
 	RB_DST_PORT,       /* the receiver that owns the port the datagram arrived on */
 	RB_ALL,            /* every receiver gets every datagram (pmacct without balance-alg) */
+	RB_HASH_TAG,       /* the datagram's pre_tag_map tag: tag % receivers, as pmacct */
 };
 
 /* Export protocols a pool may be limited to (version=). */
@@ -33,6 +34,14 @@ struct relay_rcv_def {
 	uint16_t in_port; /* dst-port: arrival port it owns (ports=, else its own port) */
 };
 
+/* One item of tag=: a tag or lo-hi range; neg (`-N`) excludes it (pmacct's pretag_filter). */
+struct relay_tag_item {
+	uint64_t lo, hi;
+	bool neg;
+};
+
+#define RELAY_MAX_TAG_ITEMS 64
+
 struct relay_pool_def {
 	uint32_t id;
 	unsigned line;
@@ -45,6 +54,8 @@ struct relay_pool_def {
 	uint16_t src_port;            /* src_port=: local port when not transparent */
 	uint16_t healthz_port;        /* healthz=PORT[/path]: HTTP probe of each receiver */
 	char healthz_path[64];
+	size_t n_tags; /* tag=: the pool takes only datagrams whose tag passes; 0 = all */
+	struct relay_tag_item *tags;
 };
 
 struct relay_rcvfile {
@@ -74,5 +85,18 @@ int relay_rcvfile_load(const char *path, const struct relay_rcvfile_opts *o,
 void relay_rcvfile_free(struct relay_rcvfile *f);
 
 const char *relay_balance_name(enum relay_balance b);
+
+/*
+ * Whether a datagram tagged `tag` passes the pool's tag= list, as pmacct's tee: items are tried
+ * in order; one that holds the tag decides (taken, or refused when negated); a negated one that
+ * does not hold it takes the datagram; none deciding refuses it. No list takes everything.
+ */
+bool relay_tags_pass(const struct relay_pool_def *p, uint64_t tag);
+
+/* Whether the pool needs datagram tags (tag= or balance-alg=hash-tag). */
+static inline bool relay_pool_needs_tags(const struct relay_pool_def *p)
+{
+	return p->n_tags || p->bal == RB_HASH_TAG;
+}
 
 #endif

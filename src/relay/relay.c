@@ -149,8 +149,9 @@ static int worker_init(struct relay *r, struct relay_worker *w, unsigned id)
 	w->raw4 = w->raw6 = -1;
 	w->exp = calloc(RELAY_EXP_SLOTS, sizeof(*w->exp));
 	w->scratch = malloc(RELAY_SCRATCH);
+	w->tagc = calloc(RELAY_TAG_SLOTS, sizeof(*w->tagc));
 	ratelimit_init(&w->rl, 20);
-	return w->exp && w->scratch ? 0 : -1;
+	return w->exp && w->scratch && w->tagc ? 0 : -1;
 }
 
 static void worker_free(struct relay_worker *w)
@@ -161,6 +162,7 @@ static void worker_free(struct relay_worker *w)
 		close(w->raw6);
 	free(w->exp);
 	free(w->scratch);
+	free(w->tagc);
 }
 
 void relay_free(struct relay *r)

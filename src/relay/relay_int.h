@@ -19,11 +19,13 @@
 #define RELAY_SCRATCH     (256u * 1024)
 #define RELAY_HDR_MAX     48 /* IPv6 + UDP header of a transparent datagram */
 #define RELAY_NO_RCV      0xff
+#define RELAY_TAG_SLOTS   1024 /* pre_tag_map results cached per worker (direct mapped) */
 
 enum { DOWN_ICMP = 1u << 0, DOWN_HEALTH = 1u << 1 };
 
 struct plugin_conf;
 struct relay_pool;
+struct tagmap;
 
 /* A receiver's state that outlives a reload while it stays (same plugin, pool, address). */
 struct relay_rcv_st {
@@ -66,7 +68,15 @@ struct rw_queue {
 
 struct rw_pool {
 	uint64_t rr, sample_n; /* worker-private */
-	_Atomic uint64_t in, bytes_in, filtered, sampled, none, tmpl_copies;
+	_Atomic uint64_t in, bytes_in, filtered, sampled, none, tmpl_copies, tag_filtered;
+};
+
+/* A pre_tag_map result for an exporter address, valid for the set of generation gen. */
+struct rw_tag {
+	struct wip a;
+	uint64_t gen; /* 0: empty */
+	uint64_t tag;
+	bool matched;
 };
 
 struct rw_exp {
@@ -99,6 +109,8 @@ struct relay_set {
 	size_t n_rcv;
 	struct relay_rcv **rcv; /* by gidx */
 	struct rw_set *w;       /* per worker */
+	struct tagmap *tags;    /* pre_tag_map, when a pool needs tags; NULL otherwise */
+	const char *tags_path;  /* its file (the configuration's string) */
 	int *rcv_prev;          /* per receiver: gidx in the set it replaced, or -1 */
 	int *pool_prev;         /* per pool: likewise */
 	bool published;         /* it owns what it took over from the set it replaced */
@@ -116,6 +128,9 @@ struct relay_worker {
 	uint64_t gen;           /* of the set exp[].last refers to */
 	struct rw_exp *exp;     /* RELAY_EXP_SLOTS */
 	_Atomic uint64_t other_in, other_bytes;
+	struct rw_tag *tagc; /* RELAY_TAG_SLOTS, by hash of the tagged address */
+	/* Datagrams a rule tagged, none did (tag 0), that every pool refused for its tag. */
+	_Atomic uint64_t tagged, untagged, no_tag_pool, tag_lookups;
 	int raw4, raw6;   /* opened before the first set that needs them is published */
 	uint8_t *scratch; /* template-only copies, reset at each flush */
 	size_t scratch_used;

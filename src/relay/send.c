@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "enrich/tagmap.h"
 #include "lib/prefix.h"
 #include "relay/pick.h"
 #include "relay/relay.h"
@@ -203,6 +204,14 @@ static struct relay_rcv *pick_hash(struct relay_pool *pl, uint64_t h)
 	return best;
 }
 
+/* pmacct's hash-tag (tag % receivers); a receiver that is down hands its tags out by hash. */
+static struct relay_rcv *pick_tag(struct relay_pool *pl, uint64_t tag)
+{
+	struct relay_rcv *rc = &pl->rcv[tag % pl->def.n_rcv];
+
+	return rcv_up(rc) ? rc : pick_hash(pl, relay_hash_tag(tag));
+}
+
 static struct relay_rcv *pick_rr(struct relay_pool *pl, struct rw_pool *rp)
 {
 	size_t n = pl->def.n_rcv;
@@ -282,7 +291,7 @@ static void send_rr(struct relay_worker *w, struct relay_pool *pl, struct rw_poo
 }
 
 static void send_pool(struct relay_worker *w, struct relay_pool *pl, const struct udp_dgram *d,
-                      uint16_t port, uint64_t h, unsigned sets, struct rw_exp *e)
+                      uint16_t port, uint64_t h, uint64_t tag, unsigned sets, struct rw_exp *e)
 {
 	struct rw_pool *rp = w->cur->w[w->id].pool[pl->gidx];
 	struct relay_rcv *to = NULL;
@@ -302,7 +311,8 @@ static void send_pool(struct relay_worker *w, struct relay_pool *pl, const struc
 			enqueue(w, to, d, d->data, d->len, e);
 		break;
 	case RB_HASH_AGENT:
-		to = pick_hash(pl, h);
+	case RB_HASH_TAG:
+		to = pl->def.bal == RB_HASH_TAG ? pick_tag(pl, tag) : pick_hash(pl, h);
 		log_move(w, pl, e, to);
 		if (to)
 			enqueue(w, to, d, d->data, d->len, e);
@@ -310,6 +320,32 @@ static void send_pool(struct relay_worker *w, struct relay_pool *pl, const struc
 	}
 	if (!to)
 		add(&rp->none, 1);
+}
+
+/*
+ * The datagram's pre_tag_map tag: rules match the exporter (the sFlow agent address for sFlow,
+ * as sfacctd; the UDP source otherwise), so the result is cached per address and set.
+ */
+static uint64_t tag_of(struct relay_worker *w, const struct relay_set *s, const struct udp_dgram *d,
+                       uint32_t proto, uint64_t h)
+{
+	struct wip agent;
+	const struct wip *a = &d->src;
+
+	if (proto == RP_SFLOW && relay_sflow_agent(d->data, d->len, &agent) &&
+	    memcmp(&agent, &d->src, sizeof(agent))) {
+		a = &agent;
+		h = relay_hash_addr(a);
+	}
+	struct rw_tag *t = &w->tagc[h & (RELAY_TAG_SLOTS - 1)];
+	if (t->gen != s->gen || memcmp(&t->a, a, sizeof(*a))) {
+		t->a = *a;
+		t->gen = s->gen;
+		t->matched = tagmap_exporter_tag(s->tags, a, &t->tag);
+		add(&w->tag_lookups, 1);
+	}
+	add(t->matched ? &w->tagged : &w->untagged, 1);
+	return t->tag;
 }
 
 void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, uint16_t port)
@@ -321,7 +357,8 @@ void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, ui
 	struct rw_exp *e = exp_find(w, &d->src, h);
 	uint32_t proto = relay_proto_of(d->data, d->len);
 	unsigned sets = 0;
-	bool sets_known = false;
+	bool sets_known = false, tag_passed = false, tag_refused = false;
+	uint64_t tag = s->tags ? tag_of(w, s, d, proto, h) : 0;
 
 	if (e) {
 		add(&e->pin, 1);
@@ -340,6 +377,12 @@ void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, ui
 			add(&rp->filtered, 1);
 			continue;
 		}
+		if (!relay_tags_pass(&pl->def, tag)) {
+			add(&rp->tag_filtered, 1);
+			tag_refused = true;
+			continue;
+		}
+		tag_passed = true;
 		if (!sets_known && (pl->def.bal == RB_RR || pl->def.sample > 1)) {
 			sets = relay_sets_of(d->data, d->len);
 			sets_known = true;
@@ -350,6 +393,8 @@ void relay_input(struct relay *r, unsigned worker, const struct udp_dgram *d, ui
 			add(&rp->sampled, 1);
 			continue;
 		}
-		send_pool(w, pl, d, port, h, sets, e);
+		send_pool(w, pl, d, port, h, tag, sets, e);
 	}
+	if (tag_refused && !tag_passed)
+		add(&w->no_tag_pool, 1);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "enrich/tagmap.h"
 #include "lib/prefix.h"
 #include "relay/pick.h"
 #include "relay/relay.h"
@@ -57,6 +58,50 @@ static int load_files(const struct relay *r, struct relay_set *s, char *err, siz
 			return -2;
 		}
 	}
+	return 0;
+}
+
+/*
+ * pre_tag_map, read again with every set, when a pool filters or balances on tags: the relay
+ * sees datagrams, not records, so only rules that match on the exporter (ip=) can apply.
+ */
+static int load_tags(const struct relay *r, struct relay_set *s, char *err, size_t errlen)
+{
+	const struct relay_pool *need = NULL;
+	const char *path = "";
+
+	for (size_t i = 0; i < s->n_pools; i++) {
+		const struct relay_pool *pl = &s->pools[i];
+		if (!need && relay_pool_needs_tags(&pl->def))
+			need = pl;
+	}
+	if (!need)
+		return 0;
+	for (size_t i = 0; i < r->n_pcs && !path[0]; i++)
+		if (r->pcs[i]->conf)
+			path = r->pcs[i]->conf->pre_tag_map;
+	if (!path[0]) {
+		snprintf(err, errlen,
+		         "%s:%u: pool %u: %s needs pre_tag_map (the map that tags datagrams by "
+		         "exporter)",
+		         need->pc->tee_receivers, need->def.line, need->def.id,
+		         need->def.n_tags ? "tag=" : "balance-alg=hash-tag");
+		return -1;
+	}
+	s->tags = tagmap_load(TAGMAP_PRETAG, path, err, errlen);
+	if (!s->tags)
+		return -1;
+	unsigned line;
+	const char *key;
+	if (!tagmap_exporter_only(s->tags, &line, &key)) {
+		snprintf(
+		    err, errlen,
+		    "%s:%u: %s: the tee relay tags whole datagrams by exporter, it has no records "
+		    "to match %s= on (only ip= applies)",
+		    path, line, key, key);
+		return -1;
+	}
+	s->tags_path = path;
 	return 0;
 }
 
@@ -288,6 +333,10 @@ struct relay_set *relay_set_build(struct relay *r, const struct relay_set *was, 
 		*config = true;
 		goto fail;
 	}
+	if (load_tags(r, s, err, errlen) < 0) {
+		*config = true;
+		goto fail;
+	}
 	if (index_receivers(s) < 0 || !(s->w = calloc(r->n_workers, sizeof(*s->w))))
 		goto oom;
 	if (check_sources(s, err, errlen) < 0) {
@@ -364,9 +413,11 @@ void relay_set_free(struct relay *r, struct relay_set *s)
 		struct relay_pool *pl = &s->pools[i];
 		free(pl->rcv);
 		free(pl->def.rcv);
+		free(pl->def.tags);
 		if (pl->def.exporters)
 			allow_list_free(pl->def.exporters);
 	}
+	tagmap_free(s->tags);
 	free(s->pools);
 	free(s->rcv);
 	free(s->w);
@@ -477,6 +528,11 @@ int relay_reload(struct relay *r, char *msg, size_t len)
 	         was->n_pools, was->n_pools == 1 ? "" : "s", was->n_rcv, was->n_rcv == 1 ? "" : "s",
 	         s->n_pools, s->n_pools == 1 ? "" : "s", s->n_rcv, s->n_rcv == 1 ? "" : "s", kept,
 	         s->n_rcv - kept, was->n_rcv - kept);
+	if (s->tags) {
+		size_t n = strlen(msg);
+		snprintf(msg + n, len - n, "; pre_tag_map %s: %zu rule%s", s->tags_path,
+		         tagmap_count(s->tags), tagmap_count(s->tags) == 1 ? "" : "s");
+	}
 	pthread_mutex_unlock(&r->lock); /* was may be freed from here on */
 	wait_reclaim(r);
 	pthread_mutex_unlock(&r->reload_lock);

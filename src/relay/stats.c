@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "enrich/tagmap.h"
 #include "relay/relay.h"
 #include "relay/relay_int.h"
 
@@ -17,13 +18,13 @@ static void describe_set(const struct relay_set *s, FILE *out)
 {
 	for (size_t i = 0; i < s->n_pools; i++) {
 		const struct relay_pool *pl = &s->pools[i];
-		fprintf(out, "relay: pool %u (%s%s%s%s%s%s): %zu receiver%s:", pl->def.id,
+		fprintf(out, "relay: pool %u (%s%s%s%s%s%s%s): %zu receiver%s:", pl->def.id,
 		        relay_plugin_type(pl->pc->type) ? "tee[" : "",
 		        relay_plugin_type(pl->pc->type) ? pl->pc->name : "",
 		        relay_plugin_type(pl->pc->type) ? "], " : "",
 		        relay_balance_name(pl->def.bal), pl->transparent ? ", transparent" : "",
-		        pl->def.sample > 1 ? ", sampled" : "", pl->def.n_rcv,
-		        pl->def.n_rcv == 1 ? "" : "s");
+		        pl->def.sample > 1 ? ", sampled" : "", pl->def.n_tags ? ", by tag" : "",
+		        pl->def.n_rcv, pl->def.n_rcv == 1 ? "" : "s");
 		for (size_t k = 0; k < pl->def.n_rcv; k++)
 			fprintf(out, " %s", pl->def.rcv[k].text);
 		fputc('\n', out);
@@ -62,16 +63,17 @@ static const char *state_of(unsigned down)
 static void pool_stats(const struct relay *r, const struct relay_set *s, FILE *out)
 {
 	for (size_t i = 0; i < s->n_pools; i++) {
-		unsigned long long c[6] = {0};
+		unsigned long long c[7] = {0};
 		for (unsigned k = 0; k < r->n_workers; k++) {
 			const struct rw_pool *p = s->w[k].pool[i];
 			c[0] += ld(&p->in), c[1] += ld(&p->bytes_in), c[2] += ld(&p->filtered);
 			c[3] += ld(&p->sampled), c[4] += ld(&p->none), c[5] += ld(&p->tmpl_copies);
+			c[6] += ld(&p->tag_filtered);
 		}
 		fprintf(out,
 		        "relay pool %u: datagrams_in %llu bytes_in %llu filtered %llu sampled_out "
-		        "%llu no_receiver %llu template_copies %llu\n",
-		        s->pools[i].def.id, c[0], c[1], c[2], c[3], c[4], c[5]);
+		        "%llu no_receiver %llu template_copies %llu tag_filtered %llu\n",
+		        s->pools[i].def.id, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
 	}
 }
 
@@ -146,12 +148,31 @@ static void exporter_stats(const struct relay *r, FILE *out)
 	free(rows);
 }
 
+/* Worker totals of the pre_tag_map lookups; printed while a map is in use. */
+static void tag_stats(const struct relay *r, const struct relay_set *s, FILE *out)
+{
+	unsigned long long c[4] = {0};
+
+	if (!s->tags)
+		return;
+	for (unsigned k = 0; k < r->n_workers; k++) {
+		const struct relay_worker *w = &r->w[k];
+		c[0] += ld(&w->tagged), c[1] += ld(&w->untagged);
+		c[2] += ld(&w->no_tag_pool), c[3] += ld(&w->tag_lookups);
+	}
+	fprintf(out,
+	        "relay pre_tag_map %s: rules %zu datagrams_tagged %llu untagged %llu no_tag_pool "
+	        "%llu lookups %llu\n",
+	        s->tags_path, tagmap_count(s->tags), c[0], c[1], c[2], c[3]);
+}
+
 void relay_stats_print(struct relay *r, FILE *out)
 {
 	pthread_mutex_lock(&r->lock);
 	const struct relay_set *s = relay_set_locked(r);
 	pool_stats(r, s, out);
 	receiver_stats(r, s, out);
+	tag_stats(r, s, out);
 	pthread_mutex_unlock(&r->lock);
 	exporter_stats(r, out);
 	fprintf(out, "relay reloads %llu reload_failures %llu\n", ld(&r->reloads),

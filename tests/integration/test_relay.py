@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -436,7 +437,14 @@ def test_receivers_file_errors(weir_bin, tmp_path):
     err = relay_fails(weir_bin, tmp_path, ['id=1 ip=collector.invalid:2100'])
     assert re.search(r"relay\.lst:1: ip: cannot resolve 'collector\.invalid'", err), err
     err = relay_fails(weir_bin, tmp_path, ['id=1 ip=127.0.0.1:2100 tag=5'])
-    assert 'relay.lst:1: tag:' in err
+    assert 'relay.lst:1: pool 1: tag= needs pre_tag_map' in err, err
+    err = relay_fails(weir_bin, tmp_path, ['id=1 ip=127.0.0.1:2100 tag=9-5'])
+    assert re.search(r"relay\.lst:1: tag: range '9-5'", err), err
+    pmap = tmp_path / 'pretag.map'
+    pmap.write_text('set_tag=1 ip=127.0.0.2\nset_tag=2 ip=127.0.0.3 in=4\n')
+    err = relay_fails(weir_bin, tmp_path, ['id=1 ip=127.0.0.1:2100 balance-alg=hash-tag'],
+                      extra=[f'pre_tag_map: {pmap}'])
+    assert f'{pmap}:2: in: the tee relay tags whole datagrams by exporter' in err, err
     err = relay_fails(weir_bin, tmp_path, ['id=1 ip=[::1]:2100'],
                       extra=['tee_source_ip: 127.0.0.1'])
     assert 'tee_source_ip 127.0.0.1 is not of the receiver' in err
@@ -699,3 +707,92 @@ def test_reloads_under_traffic_lose_nothing(weir_bin, tmp_path):
     finally:
         for s in sinks:
             s.close()
+
+
+# --- pre_tag_map: tag= pools and balance-alg=hash-tag ---
+
+def send_from(src, port, payloads):
+    """Sends payloads from address src (127.0.0.x: any loopback address is ours)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        tx.bind((src, 0))
+        for p in payloads:
+            tx.sendto(p, ('127.0.0.1', port))
+
+
+def tag_counters(block):
+    m = re.search(r'relay pre_tag_map \S+: rules (\d+) datagrams_tagged (\d+) untagged (\d+) '
+                  r'no_tag_pool (\d+) lookups (\d+)', block)
+    assert m, block
+    return tuple(int(g) for g in m.groups())
+
+
+def test_tag_pools_split_exporters(weir_bin, tmp_path):
+    """127.0.0.2 is tag 1 and 127.0.0.3 tag 2: pool tag=1 -> sink A, tag=2 -> sink B; 127.0.0.1
+    matches no rule (tag 0) and no pool takes it. SIGUSR2 reloads the map with the pools."""
+    pmap = tmp_path / 'pretag.map'
+    pmap.write_text('set_tag=1 ip=127.0.0.2\nset_tag=2 ip=127.0.0.3/32\n')
+    a, b = Sink(), Sink()
+    try:
+        with Relay(weir_bin, tmp_path, [f'id=1 ip={a.addr()} tag=1',
+                                        f'id=2 ip={b.addr()} tag=2'],
+                   extra=[f'pre_tag_map: {pmap}']) as relay:
+            send_from('127.0.0.2', relay.port, [b'\x00\x05A%04d' % i for i in range(50)])
+            send_from('127.0.0.3', relay.port, [b'\x00\x05B%04d' % i for i in range(30)])
+            send_from('127.0.0.1', relay.port, [b'\x00\x05C%04d' % i for i in range(10)])
+            assert a.wait(50) == 50 and b.wait(30) == 30
+            time.sleep(0.2)
+            assert {p[2:3] for p in a.got} == {b'A'} and len(a.got) == 50
+            assert {p[2:3] for p in b.got} == {b'B'} and len(b.got) == 30
+            block = relay.counters()
+            rules, tagged, untagged, no_pool, lookups = tag_counters(block)
+            assert (rules, tagged, untagged, no_pool) == (2, 80, 10, 10), block
+            assert lookups <= 3 * 2, block  # per address and worker, not per datagram
+            assert re.search(r'relay pool 1: datagrams_in 90 .* tag_filtered 40', block), block
+            # Swap the tags: the map reloads with the receivers file.
+            pmap.write_text('set_tag=2 ip=127.0.0.2\nset_tag=1 ip=127.0.0.3\n')
+            assert reload(relay, r'SIGUSR2: receivers reloaded: .*pre_tag_map \S+: 2 rules'), \
+                relay.text()
+            send_from('127.0.0.2', relay.port, [b'\x00\x05D%04d' % i for i in range(5)])
+            assert b.wait(35) == 35
+            # A map the relay cannot apply: file:line, and the running one stays.
+            pmap.write_text('set_tag=1 ip=127.0.0.2\nset_tag=2 filter=\'udp\'\n')
+            assert reload(relay, r'receivers not reloaded, the running pools stay: '
+                          r'\S*pretag\.map:2: filter:'), relay.text()
+            send_from('127.0.0.2', relay.port, [b'\x00\x05E%04d' % i for i in range(5)])
+            assert b.wait(40) == 40
+            time.sleep(0.2)
+            assert len(a.got) == 50
+            relay.stop()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_hash_tag_keeps_each_tag_on_one_receiver(weir_bin, tmp_path):
+    """Four exporters, tags 1..4 (two exporters share tag 4): each tag lands whole on one of two
+    receivers, receiver tag % 2 as pmacct's hash-tag; sFlow is tagged by its agent address."""
+    pmap = tmp_path / 'pretag.map'
+    pmap.write_text('set_tag=1 ip=127.0.0.2\nset_tag=2 ip=127.0.0.3\nset_tag=3 ip=127.0.0.4\n'
+                    'set_tag=4 ip=127.0.0.5\nset_tag=4 ip=127.0.0.6\nset_tag=3 ip=10.1.2.3\n')
+    sinks = [Sink(), Sink()]
+    try:
+        with Relay(weir_bin, tmp_path,
+                   [f'id=1 ip={sinks[0].addr()},{sinks[1].addr()} balance-alg=hash-tag'],
+                   extra=[f'pre_tag_map: {pmap}'], workers=2) as relay:
+            for i in range(2, 7):
+                send_from(f'127.0.0.{i}', relay.port,
+                          [b'\x00\x05%d%04d' % (i, k) for k in range(40)])
+            # sFlow v5 from 127.0.0.2 for agent 10.1.2.3 (tag 3).
+            sflow = struct.pack('>II4sII', 5, 1, socket.inet_aton('10.1.2.3'), 0, 1)
+            send_from('127.0.0.2', relay.port, [sflow + struct.pack('>I', k) for k in range(7)])
+            assert sinks[0].wait(40 * 2) + sinks[1].wait(40 * 3 + 7, timeout=5) == 207
+            time.sleep(0.2)
+            relay.stop()
+    finally:
+        for s in sinks:
+            s.close()
+    tag = {2: 1, 3: 2, 4: 3, 5: 4, 6: 4}
+    for k, s in enumerate(sinks):
+        froms = {p[2] - ord('0') for p in s.got if p[:2] == b'\x00\x05'}
+        assert froms == {i for i, t in tag.items() if t % 2 == k}, (k, froms)
+    assert sum(1 for p in sinks[1].got if p[:4] == b'\x00\x00\x00\x05') == 7

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import free_udp_port, need_tool, run
 from test_collect import Collector
-from test_relay import Relay, exporters_seen, gen, receiver_out
+from test_relay import Relay, Sink, exporters_seen, gen, receiver_out
 
 WAIT_S = 60
 
@@ -285,3 +285,90 @@ def test_transparent_across_namespaces(weir_bin, tmp_path):
     for a, _, b in nfc.flows():
         by_router[a] = by_router.get(a, 0) + b
     assert by_router == {a: sent[a][1] for a in v4}
+
+
+# --- pre_tag_map: tag= pools and hash-tag, weir against nfacctd's tee plugin ---
+
+class NfacctdTee:
+    """nfacctd with a tee plugin: the same receivers file and pre_tag_map as the relay."""
+
+    def __init__(self, workdir, port, receivers, pretag):
+        self.conf = os.path.join(str(workdir), 'nfacctd-tee.conf')
+        with open(self.conf, 'w') as f:
+            f.write('\n'.join([
+                'daemonize: false', 'nfacctd_ip: 127.0.0.1', f'nfacctd_port: {port}',
+                'plugins: tee[t]', f'tee_receivers[t]: {receivers}', f'pre_tag_map: {pretag}',
+                'tee_transparent[t]: false']) + '\n')
+        self.proc = subprocess.Popen([need_tool('nfacctd'), '-f', self.conf],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.communicate(timeout=WAIT_S)[0]
+
+
+def split_by_tag(weir_bin, workdir, pools_of, daemon, want):
+    """Sends the same v5 datagrams from 127.0.0.2..5 through weir relay or nfacctd; returns, per
+    sink, the set of exporters (127.0.0.x -> x) whose datagrams it got, and the counts."""
+    workdir.mkdir(parents=True)
+    pmap = workdir / 'pretag.map'
+    pmap.write_text('! exporter -> tag\nset_tag=1 ip=127.0.0.2\nset_tag=2 ip=127.0.0.3\n'
+                    'set_tag=3 ip=127.0.0.4\nset_tag=4 ip=127.0.0.5\n')
+    sinks = [Sink(), Sink()]
+    sent = 0
+    try:
+        pools = pools_of(sinks)
+        port = free_udp_port()
+        work = workdir / daemon
+        work.mkdir()
+        if daemon == 'weir':
+            proc = Relay(weir_bin, work, pools, ports=[port], extra=[f'pre_tag_map: {pmap}'])
+            proc.start()
+        else:
+            lst = work / 'tee.lst'
+            lst.write_text('\n'.join(pools) + '\n')
+            proc = NfacctdTee(work, port, lst, pmap)
+        try:
+            for x in (2, 3, 4, 5):
+                # The exporter in the engine_id byte of each datagram (v5 header offset 21).
+                dgrams = []
+                for seq in range(20):
+                    d = bytearray(v5_datagram(seq * 2, 2, 100))
+                    d[21] = x
+                    dgrams.append(bytes(d))
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                    tx.bind((f'127.0.0.{x}', 0))
+                    for d in dgrams:
+                        tx.sendto(d, ('127.0.0.1', port))
+                        sent += 1
+            deadline = time.monotonic() + 10
+            while len(sinks[0].got) + len(sinks[1].got) < want and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+        finally:
+            proc.stop()
+    finally:
+        for s in sinks:
+            s.close()
+    return [{d[21] for d in s.got} for s in sinks], [len(s.got) for s in sinks]
+
+
+def test_tag_split_matches_nfacctd_tee(weir_bin, tmp_path):
+    """pmacct's own tee plugin with the same files: pools tag=1,3 / tag=2-4,-3 -> the same
+    exporters at the same sinks, and hash-tag over two receivers -> tag % 2 in both."""
+    need_tool('nfacctd')
+    # Exporter 127.0.0.x has tag x - 1.
+    cases = [
+        # tags 1, 3 -> sink 0; sink 1: -3 first, so every tag but 3 (pmacct's evaluate_tags).
+        (lambda s: [f'id=1 ip={s[0].addr()} tag=1,3', f'id=2 ip={s[1].addr()} tag=-3,2-4'],
+         [{2, 4}, {2, 3, 5}], [40, 60]),
+        # hash-tag: receiver tag % 2.
+        (lambda s: [f'id=1 ip={s[0].addr()},{s[1].addr()} balance-alg=hash-tag'],
+         [{3, 5}, {2, 4}], [40, 40]),
+    ]
+    for i, (pools_of, split, counts) in enumerate(cases):
+        w = split_by_tag(weir_bin, tmp_path / f'w{i}', pools_of, 'weir', sum(counts))
+        p = split_by_tag(weir_bin, tmp_path / f'p{i}', pools_of, 'nfacctd', sum(counts))
+        assert w == p, (w, p)
+        assert w == (split, counts), w

@@ -98,8 +98,13 @@ static void rcvfile_errors_carry_file_and_line(void **state)
 	expect_error("id=1 ip=::1:2100\n", "is not host:port");
 	expect_error("id=1 ip=127.0.0.1:1,,127.0.0.1:2\n", "empty or overlong");
 	expect_error("id=1 ip=127.0.0.1:1 balance-alg=fastest\n", "balance-alg: 'fastest'");
-	expect_error("id=1 ip=127.0.0.1:1 balance-alg=hash-tag\n", "pre_tag_map");
-	expect_error("id=1 ip=127.0.0.1:1 tag=100\n", "tag:");
+	expect_error("id=1 ip=127.0.0.1:1 tag=120-110\n", "r.lst:1: tag: range '120-110'");
+	expect_error("id=1 ip=127.0.0.1:1 tag=5-5\n", "LOW < HIGH");
+	expect_error("id=1 ip=127.0.0.1:1 tag=abc\n", "tag: 'abc' is not N");
+	expect_error("id=1 ip=127.0.0.1:1 tag=1,,2\n", "tag: empty item");
+	expect_error("id=1 ip=127.0.0.1:1 tag=\n", "tag: empty list");
+	expect_error("id=1 ip=127.0.0.1:1 tag=1 tag=2\n", "tag given twice");
+	expect_error("id=1 ip=127.0.0.1:1 tag=18446744073709551616\n", "is not N");
 	expect_error("id=1 ip=127.0.0.1:1 kafka_broker=x:1\n", "Kafka");
 	expect_error("id=1 ip=127.0.0.1:1 colour=blue\n", "unknown key 'colour'");
 	expect_error("id=1 ip=127.0.0.1:1 justaword\n", "'justaword' is not key=value");
@@ -118,6 +123,48 @@ static void rcvfile_errors_carry_file_and_line(void **state)
 	assert_int_equal(
 	    relay_rcvfile_parse("r", nul, sizeof(nul) - 1, &numeric, &f, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "r:1: NUL byte"));
+}
+
+/* pmacct's tee_receivers.lst.example: tag lists, ranges, negation, hash-tag. */
+static void rcvfile_tags_and_hash_tag(void **state)
+{
+	struct relay_rcvfile f;
+	char err[512];
+	const char *text = "id=1\tip=192.168.1.1:2100\t\t\ttag=100,150\n"
+	                   "id=2\tip=192.168.2.1:2100,192.168.2.2:2100\ttag=105,110-120\n"
+	                   "id=3\tip=192.168.3.1:2100\t\t\ttag=-150\n"
+	                   "id=4 ip=10.0.0.1:9,10.0.0.2:9 balance-alg=hash-tag\n"
+	                   "id=5 ip=10.0.0.1:9 tag=-110-120,0,18446744073709551615\n";
+
+	assert_int_equal(parse(text, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.n, 5);
+	assert_int_equal(f.pools[0].n_tags, 2);
+	assert_int_equal(f.pools[1].tags[1].lo, 110);
+	assert_int_equal(f.pools[1].tags[1].hi, 120);
+	assert_true(f.pools[2].tags[0].neg);
+	assert_int_equal(f.pools[3].bal, RB_HASH_TAG);
+	assert_string_equal(relay_balance_name(RB_HASH_TAG), "hash-tag");
+	assert_true(relay_pool_needs_tags(&f.pools[3]) && relay_pool_needs_tags(&f.pools[0]));
+	assert_int_equal(f.pools[4].n_tags, 3);
+	assert_true(f.pools[4].tags[0].neg && f.pools[4].tags[0].hi == 120);
+	assert_true(f.pools[4].tags[2].lo == UINT64_MAX);
+
+	/* Pool 1: 100 and 150 only. */
+	assert_true(relay_tags_pass(&f.pools[0], 100) && relay_tags_pass(&f.pools[0], 150));
+	assert_false(relay_tags_pass(&f.pools[0], 0) || relay_tags_pass(&f.pools[0], 101));
+	/* Pool 2: 105 and 110..120. */
+	assert_true(relay_tags_pass(&f.pools[1], 105) && relay_tags_pass(&f.pools[1], 110) &&
+	            relay_tags_pass(&f.pools[1], 120));
+	assert_false(relay_tags_pass(&f.pools[1], 109) || relay_tags_pass(&f.pools[1], 121));
+	/* Pool 3: everything but 150 (untagged datagrams too). */
+	assert_false(relay_tags_pass(&f.pools[2], 150));
+	assert_true(relay_tags_pass(&f.pools[2], 0) && relay_tags_pass(&f.pools[2], 149));
+	/* A negated item that does not hold the tag takes it at once (pmacct's evaluate_tags). */
+	assert_false(relay_tags_pass(&f.pools[4], 115));
+	assert_true(relay_tags_pass(&f.pools[4], 7));
+	/* No tag=: every tag. */
+	assert_true(relay_tags_pass(&f.pools[3], 12345));
+	relay_rcvfile_free(&f);
 }
 
 static void rcvfile_limits(void **state)
@@ -327,6 +374,9 @@ struct rig {
 	struct relay *r;
 };
 
+/* The global configuration of the next rig_open() (pre_tag_map); NULL: none. */
+static const struct conf *rig_conf;
+
 static void rig_open(struct rig *g, int n, const char *opts)
 {
 	char text[512];
@@ -356,6 +406,7 @@ static void rig_open(struct rig *g, int n, const char *opts)
 	snprintf(g->pc.type, sizeof(g->pc.type), "tee");
 	snprintf(g->pc.name, sizeof(g->pc.name), "t");
 	snprintf(g->pc.tee_receivers, sizeof(g->pc.tee_receivers), "%s", g->path);
+	g->pc.conf = rig_conf;
 	const struct plugin_conf *pcs[1] = {&g->pc};
 	char err[256];
 	int code;
@@ -660,11 +711,223 @@ static void reload_waits_for_the_batch_in_progress(void **state)
 	rig_close(&g);
 }
 
+/* --- pre_tag_map: tag= pools and balance-alg=hash-tag --- */
+
+static struct conf tag_conf;
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void tag_map(const char *text)
+{
+	snprintf(tag_conf.pre_tag_map, sizeof(tag_conf.pre_tag_map), "/tmp/test_relay.%d.map",
+	         (int)getpid());
+	write_file(tag_conf.pre_tag_map, text);
+	rig_conf = &tag_conf;
+}
+
+static void tag_map_done(void)
+{
+	unlink(tag_conf.pre_tag_map);
+	rig_conf = NULL;
+}
+
+/* An sFlow v5 datagram header from agent 10.0.1.1 (no samples). */
+static const uint8_t sflow_agent_10_0_1_1[28] = {0, 0, 0, 5, 0, 0, 0, 1, 10, 0, 1, 1};
+
+static void tag_pools_split_by_exporter(void **state)
+{
+	struct rig g;
+	uint8_t v5[72] = {0, 5};
+	char text[512], msg[512];
+
+	tag_map("! exporters of tag 1, tag 2; one with only set_tag2 (tag 0)\n"
+	        "set_tag=1 ip=10.0.0.0/24\n"
+	        "set_tag=2 ip=10.0.1.0/24\n"
+	        "set_tag2=5 ip=10.0.2.1\n");
+	rig_open(&g, 3, "tag=1");
+	snprintf(text, sizeof(text),
+	         "id=1 ip=127.0.0.1:%u tag=1\nid=2 ip=127.0.0.1:%u tag=2\nid=3 ip=127.0.0.1:%u "
+	         "tag=0\n",
+	         g.port[0], g.port[1], g.port[2]);
+	rig_rewrite(&g, text);
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	assert_non_null(strstr(msg, "pre_tag_map /tmp/test_relay."));
+	assert_non_null(strstr(msg, ": 3 rules"));
+	for (int rep = 0; rep < 3; rep++) {
+		send_from(&g, 0x0a000005, v5, sizeof(v5), 2055); /* tag 1 */
+		send_from(&g, 0x0a000006, v5, sizeof(v5), 2055); /* tag 1 */
+		send_from(&g, 0x0a000107, v5, sizeof(v5), 2055); /* tag 2 */
+		send_from(&g, 0x0a000201, v5, sizeof(v5), 2055); /* matched, no set_tag: 0 */
+		send_from(&g, 0x0a090909, v5, sizeof(v5), 2055); /* no rule: 0 */
+	}
+	/* sFlow: the agent address in the datagram is the exporter, not the UDP source. */
+	send_from(&g, 0xc0000201, sflow_agent_10_0_1_1, sizeof(sflow_agent_10_0_1_1), 6343);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 0, NULL, NULL), 6);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 4);
+	assert_int_equal(drain(&g, 2, NULL, NULL), 6);
+	char *st = stats_text(g.r);
+	/* One map walk per address (6), not per datagram (16). */
+	assert_non_null(
+	    strstr(st, "rules 3 datagrams_tagged 13 untagged 3 no_tag_pool 0 lookups 6"));
+	assert_non_null(strstr(st, "relay pool 1: datagrams_in 16 "));
+	assert_non_null(strstr(st, "tag_filtered 10\n"));
+	free(st);
+
+	/* No pool for tag 0 any more: those datagrams are counted, not sent. */
+	snprintf(text, sizeof(text), "id=1 ip=127.0.0.1:%u tag=1\nid=2 ip=127.0.0.1:%u tag=2\n",
+	         g.port[0], g.port[1]);
+	rig_rewrite(&g, text);
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	send_from(&g, 0x0a090909, v5, sizeof(v5), 2055);
+	send_from(&g, 0x0a000005, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 0, NULL, NULL), 1);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 0);
+	st = stats_text(g.r);
+	assert_non_null(strstr(st, "untagged 4 no_tag_pool 1 "));
+	free(st);
+
+	/* The map reloads with the receivers: 10.0.0.5 is tag 2 now. */
+	write_file(tag_conf.pre_tag_map, "set_tag=2 ip=10.0.0.5\n");
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), 0);
+	send_from(&g, 0x0a000005, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 0, NULL, NULL), 0);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 1);
+
+	/* A map the relay cannot apply: refused with file:line, the running set stays. */
+	write_file(tag_conf.pre_tag_map, "set_tag=1 ip=10.0.0.5\nset_tag=3 in=7\n");
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), -1);
+	snprintf(text, sizeof(text), "%.200s:2: in: ", tag_conf.pre_tag_map);
+	assert_non_null(strstr(msg, text));
+	write_file(tag_conf.pre_tag_map, "set_tag=x ip=10.0.0.5\n");
+	assert_int_equal(relay_reload(g.r, msg, sizeof(msg)), -1);
+	snprintf(text, sizeof(text), "%.200s:1: set_tag", tag_conf.pre_tag_map);
+	assert_non_null(strstr(msg, text));
+	send_from(&g, 0x0a000005, v5, sizeof(v5), 2055);
+	relay_flush(g.r, 0);
+	usleep(20000);
+	assert_int_equal(drain(&g, 1, NULL, NULL), 1);
+	rig_close(&g);
+	tag_map_done();
+}
+
+static void hash_tag_keeps_each_tag_on_one_receiver(void **state)
+{
+	struct rig g;
+	uint8_t v5[72] = {0, 5};
+	char map[512];
+	size_t len = 0;
+	int got[3];
+
+	/* Tag N: exporters 10.0.N.0/24. */
+	for (int t = 1; t <= 6; t++)
+		len += (size_t)snprintf(map + len, sizeof(map) - len,
+		                        "set_tag=%d ip=10.0.%d.0/24\n", t, t);
+	tag_map(map);
+	rig_open(&g, 3, "balance-alg=hash-tag");
+	/* Tag t goes to receiver t % 3 (pmacct's hash-tag), whatever exporter carries it. */
+	for (int t = 1; t <= 6; t++) {
+		for (uint32_t e = 1; e <= 5; e++)
+			send_from(&g, 0x0a000000 | (uint32_t)t << 8 | e, v5, sizeof(v5), 2055);
+		relay_flush(g.r, 0);
+		usleep(20000);
+		for (int i = 0; i < 3; i++)
+			got[i] = drain(&g, i, NULL, NULL);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(got[i], i == t % 3 ? 5 : 0);
+	}
+	/* Receiver 1 down: tags 1 and 4 move, each whole to one other receiver; others stay. */
+	relay_rcv_down(rcv_at(g.r, 1), DOWN_ICMP, "test");
+	for (int t = 1; t <= 6; t++) {
+		for (uint32_t e = 1; e <= 5; e++)
+			send_from(&g, 0x0a000000 | (uint32_t)t << 8 | e, v5, sizeof(v5), 2055);
+		relay_flush(g.r, 0);
+		usleep(20000);
+		for (int i = 0; i < 3; i++)
+			got[i] = drain(&g, i, NULL, NULL);
+		assert_int_equal(got[1], 0);
+		if (t % 3 != 1)
+			assert_int_equal(got[t % 3], 5);
+		else
+			assert_true((got[0] == 5 && got[2] == 0) || (got[0] == 0 && got[2] == 5));
+	}
+	relay_rcv_up(rcv_at(g.r, 1), DOWN_ICMP, "test");
+	rig_close(&g);
+	tag_map_done();
+}
+
+/* tag= and hash-tag need pre_tag_map; the relay refuses maps with record keys. */
+static void tag_pools_need_an_exporter_map(void **state)
+{
+	struct plugin_conf pc;
+	struct conf c;
+	char err[512], want[512];
+	int code;
+	const char *lst = "/tmp/test_relay_need.lst";
+
+	memset(&pc, 0, sizeof(pc));
+	memset(&c, 0, sizeof(c));
+	snprintf(pc.type, sizeof(pc.type), "tee");
+	snprintf(pc.tee_receivers, sizeof(pc.tee_receivers), "%s", lst);
+	pc.conf = &c;
+	const struct plugin_conf *pcs[1] = {&pc};
+	write_file(lst, "id=1 ip=127.0.0.1:9\nid=2 ip=127.0.0.1:9 balance-alg=hash-tag\n");
+	assert_null(relay_open(pcs, 1, 1, &code, err, sizeof(err)));
+	assert_int_equal(code, 2);
+	assert_non_null(strstr(err, "test_relay_need.lst:2: pool 2: balance-alg=hash-tag needs "
+	                            "pre_tag_map"));
+	snprintf(c.pre_tag_map, sizeof(c.pre_tag_map), "/tmp/test_relay_need.map");
+	write_file(c.pre_tag_map, "set_tag=1 ip=10.0.0.1\n\nset_tag=2 filter='tcp'\n");
+	assert_null(relay_open(pcs, 1, 1, &code, err, sizeof(err)));
+	assert_int_equal(code, 2);
+	snprintf(want, sizeof(want), "%.200s:3: filter: ", c.pre_tag_map);
+	assert_non_null(strstr(err, want));
+	unlink(c.pre_tag_map);
+	assert_null(relay_open(pcs, 1, 1, &code, err, sizeof(err)));
+	assert_non_null(strstr(err, "test_relay_need.map: "));
+	/* No pool needs tags: the map is not read at all. */
+	write_file(lst, "id=1 ip=127.0.0.1:9\n");
+	struct relay *r = relay_open(pcs, 1, 1, &code, err, sizeof(err));
+	assert_non_null(r);
+	assert_null(atomic_load(&r->set)->tags);
+	relay_free(r);
+	unlink(lst);
+}
+
+static void sflow_agent_address(void **state)
+{
+	struct wip a, want;
+	uint8_t v6[40] = {0, 0, 0, 5, 0, 0, 0, 2, 0x20, 0x01, 0x0d, 0xb8};
+
+	assert_true(relay_sflow_agent(sflow_agent_10_0_1_1, sizeof(sflow_agent_10_0_1_1), &a));
+	wip_from_v4(&want, 0x0a000101);
+	assert_memory_equal(&a, &want, sizeof(a));
+	assert_true(relay_sflow_agent(v6, sizeof(v6), &a));
+	assert_false(wip_is_v4(&a));
+	assert_false(relay_sflow_agent(v6, 20, &a)); /* cut short */
+	v6[7] = 3;
+	assert_false(relay_sflow_agent(v6, sizeof(v6), &a));
+	uint8_t v5[24] = {0, 5};
+	assert_false(relay_sflow_agent(v5, sizeof(v5), &a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(rcvfile_reads_pmacct_example),
 	    cmocka_unit_test(rcvfile_errors_carry_file_and_line),
+	    cmocka_unit_test(rcvfile_tags_and_hash_tag),
 	    cmocka_unit_test(rcvfile_limits),
 	    cmocka_unit_test(rcvfile_unresolvable_host),
 	    cmocka_unit_test(proto_and_sets),
@@ -678,6 +941,10 @@ int main(void)
 	    cmocka_unit_test(match_keeps_pool_address_and_source_port),
 	    cmocka_unit_test(reload_swaps_keeps_and_refuses_bad_files),
 	    cmocka_unit_test(reload_waits_for_the_batch_in_progress),
+	    cmocka_unit_test(tag_pools_split_by_exporter),
+	    cmocka_unit_test(hash_tag_keeps_each_tag_on_one_receiver),
+	    cmocka_unit_test(tag_pools_need_an_exporter_map),
+	    cmocka_unit_test(sflow_agent_address),
 	};
 	log_setup(LL_ERR, stderr, false, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);

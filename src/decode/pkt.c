@@ -30,9 +30,12 @@ const char *pkt_stop_name(enum pkt_stop s)
 	return stop_names[s];
 }
 
-static enum pkt_stop pkt_l4(struct cursor *c, struct pkt_info *pi)
+/* The transport header at c; l3 is where the IP header began (for l4_off). */
+static enum pkt_stop pkt_l4(struct cursor *c, struct pkt_info *pi, const uint8_t *l3)
 {
 	const uint8_t *h = c->p;
+
+	pi->l4_off = pi->l3_off + (uint32_t)(h - l3);
 
 	switch (pi->proto) {
 	case 6: /* TCP: ports, then flags at offset 13 */
@@ -92,11 +95,12 @@ static enum pkt_stop pkt_ipv4(struct cursor *c, struct pkt_info *pi)
 		return PKT_FRAGMENT; /* only the first fragment has a transport header */
 	if (!cur_skip(c, ihl))
 		return PKT_TRUNCATED;
-	return pkt_l4(c, pi);
+	return pkt_l4(c, pi, h);
 }
 
 /* RFC 8200 §4: walks extension headers to the upper-layer header, bounded by PKT_EXT_MAX. */
-static enum pkt_stop pkt_ipv6_ext(struct cursor *c, struct pkt_info *pi, uint8_t nh)
+static enum pkt_stop pkt_ipv6_ext(struct cursor *c, struct pkt_info *pi, uint8_t nh,
+                                  const uint8_t *l3)
 {
 	for (int n = 0;; n++) {
 		uint8_t hdr[2];
@@ -132,7 +136,7 @@ static enum pkt_stop pkt_ipv6_ext(struct cursor *c, struct pkt_info *pi, uint8_t
 			break;
 		default:
 			pi->proto = nh;
-			return pkt_l4(c, pi);
+			return pkt_l4(c, pi, l3);
 		}
 		if (n >= PKT_EXT_MAX) {
 			pi->proto = nh;
@@ -167,7 +171,7 @@ static enum pkt_stop pkt_ipv6(struct cursor *c, struct pkt_info *pi)
 	wip_from_v6(&pi->dst, h + 24);
 	pi->have |= PKT_HAVE_IP;
 	cur_skip(c, 40);
-	return pkt_ipv6_ext(c, pi, pi->proto);
+	return pkt_ipv6_ext(c, pi, pi->proto, h);
 }
 
 /* IP by the version nibble, or the version the link layer named (0 = by nibble). */

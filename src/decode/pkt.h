@@ -65,6 +65,7 @@ struct pkt_info {
 	struct wip src;
 	struct wip dst;
 	uint32_t l3_off; /* offset of the IP header in the buffer */
+	uint32_t l4_off; /* offset of the transport header (PKT_HAVE_PORTS/ICMP), 0 = none */
 };
 
 /*

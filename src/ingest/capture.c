@@ -78,45 +78,6 @@ static void cap_emit(void *arg, struct flow_batch *b)
 
 /* --- export datagrams: NetFlow/IPFIX/sFlow sent to a listener port --- */
 
-/* RFC 8200 §4: the offset of the UDP header behind the IPv6 header at off; 0 = none found. */
-static size_t ipv6_udp_off(const uint8_t *p, size_t caplen, size_t off)
-{
-	uint8_t nh;
-
-	if (off + 40 > caplen)
-		return 0;
-	nh = p[off + 6];
-	off += 40;
-	for (int n = 0; n <= PKT_EXT_MAX; n++) {
-		size_t len;
-		if (nh == 17)
-			return off;
-		if (off + 2 > caplen)
-			return 0;
-		switch (nh) {
-		case 0:   /* hop-by-hop */
-		case 43:  /* routing */
-		case 60:  /* destination options */
-		case 135: /* mobility */
-		case 139: /* HIP */
-		case 140: /* shim6 */
-			len = ((size_t)p[off + 1] + 1) * 8;
-			break;
-		case 51: /* AH (RFC 4302) */
-			len = ((size_t)p[off + 1] + 2) * 4;
-			break;
-		case 44: /* fragment (callers stop at fragments before this) */
-			len = 8;
-			break;
-		default:
-			return 0;
-		}
-		nh = p[off];
-		off += len;
-	}
-	return 0;
-}
-
 enum cap_udp capture_udp_payload(const uint8_t *p, size_t caplen, const struct pkt_info *pi,
                                  const uint8_t **payload, size_t *len)
 {
@@ -127,10 +88,7 @@ enum cap_udp capture_udp_payload(const uint8_t *p, size_t caplen, const struct p
 	/* a first fragment (later ones have no ports): the rest of the datagram is elsewhere */
 	if (pi->fragment)
 		return CAP_UDP_PARTIAL;
-	if (pi->ip_version == 4)
-		off = pi->l3_off + (size_t)(p[pi->l3_off] & 0x0f) * 4;
-	else
-		off = ipv6_udp_off(p, caplen, pi->l3_off);
+	off = pi->l4_off; /* the parser found the UDP header there (ports read) */
 	if (!off)
 		return CAP_UDP_NONE;
 	if (off + 8 > caplen)

@@ -785,7 +785,9 @@ def test_hash_tag_keeps_each_tag_on_one_receiver(weir_bin, tmp_path):
             # sFlow v5 from 127.0.0.2 for agent 10.1.2.3 (tag 3).
             sflow = struct.pack('>II4sII', 5, 1, socket.inet_aton('10.1.2.3'), 0, 1)
             send_from('127.0.0.2', relay.port, [sflow + struct.pack('>I', k) for k in range(7)])
-            assert sinks[0].wait(40 * 2) + sinks[1].wait(40 * 3 + 7, timeout=5) == 207
+            # receiver 0 gets the even tags (2 and 4: three exporters), receiver 1 the odd
+            # ones (1 and 3: two exporters and the sFlow agent)
+            assert sinks[0].wait(40 * 3) + sinks[1].wait(40 * 2 + 7) == 207
             time.sleep(0.2)
             relay.stop()
     finally:

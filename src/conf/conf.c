@@ -910,6 +910,69 @@ static void free_layers(struct layer *ly, size_t n)
 	}
 }
 
+/* Where a global field was last set (any of its spellings); {"config", 0} when defaulted. */
+static struct origin field_origin(const struct loader *L, size_t off, const char **key)
+{
+	struct origin o = {"config", 0};
+
+	for (size_t i = 0; i < conf_n_keys; i++)
+		if (conf_keys[i].scope == KS_GLOBAL && conf_keys[i].off == off && L->where[i].src &&
+		    (!o.line || L->where[i].line >= o.line)) {
+			o = L->where[i];
+			*key = conf_keys[i].name;
+		}
+	return o;
+}
+
+/*
+ * nfacctd_as / nfacctd_net: file needs networks_file, mask needs networks_mask (as pmacct);
+ * bgp, bmp and igp load (pmacct configs load unchanged) with a warning: the exporter's values.
+ */
+static int check_sources(struct loader *L)
+{
+	const struct conf *c = L->c;
+	const char *key = "nfacctd_as";
+	struct origin o;
+
+	if (c->nfacctd_as == CONF_SRC_BGP || c->nfacctd_as == CONF_SRC_BMP) {
+		o = field_origin(L, offsetof(struct conf, nfacctd_as), &key);
+		WLOG(LL_WARN,
+		     "%s:%u: %s: '%s' needs the BGP/BMP listener, which weir does not have yet; "
+		     "using the exporter's AS numbers",
+		     o.src, o.line, key, c->nfacctd_as == CONF_SRC_BGP ? "bgp" : "bmp");
+	}
+	key = "nfacctd_net";
+	if (c->nfacctd_net == CONF_SRC_BGP || c->nfacctd_net == CONF_SRC_BMP ||
+	    c->nfacctd_net == CONF_SRC_IGP) {
+		o = field_origin(L, offsetof(struct conf, nfacctd_net), &key);
+		WLOG(LL_WARN,
+		     "%s:%u: %s: '%s' needs the %s listener, which weir does not have yet; using "
+		     "the "
+		     "exporter's masks",
+		     o.src, o.line, key,
+		     c->nfacctd_net == CONF_SRC_BGP   ? "bgp"
+		     : c->nfacctd_net == CONF_SRC_BMP ? "bmp"
+		                                      : "igp",
+		     c->nfacctd_net == CONF_SRC_IGP ? "IS-IS" : "BGP/BMP");
+	}
+	key = "nfacctd_as";
+
+	if (c->nfacctd_as == CONF_SRC_FILE && !c->networks_file[0]) {
+		o = field_origin(L, offsetof(struct conf, nfacctd_as), &key);
+		return fail(L, o.src, o.line, "%s: 'file' needs a networks_file", key);
+	}
+	key = "nfacctd_net";
+	if (c->nfacctd_net == CONF_SRC_FILE && !c->networks_file[0]) {
+		o = field_origin(L, offsetof(struct conf, nfacctd_net), &key);
+		return fail(L, o.src, o.line, "%s: 'file' needs a networks_file", key);
+	}
+	if (c->nfacctd_net == CONF_SRC_MASK && !c->networks_mask) {
+		o = field_origin(L, offsetof(struct conf, nfacctd_net), &key);
+		return fail(L, o.src, o.line, "%s: 'mask' needs networks_mask", key);
+	}
+	return 0;
+}
+
 /* Applies parsed layers to c (already holding its base), then resolves and validates. */
 static int apply_layers(struct loader *L, struct layer *ly, size_t nl)
 {
@@ -924,6 +987,8 @@ static int apply_layers(struct loader *L, struct layer *ly, size_t nl)
 			return -1;
 	if (L->c->n_plugins == 0)
 		return fail(L, "config", 0, "no plugin declared");
+	if (check_sources(L) < 0)
+		return -1;
 	if (resolve_listen(L) < 0)
 		return -1;
 	for (size_t i = 0; i < L->c->n_plugins; i++)

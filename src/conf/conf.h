@@ -21,6 +21,23 @@
 
 enum print_format { PRINT_JSON = 0, PRINT_CSV, PRINT_FORMATTED };
 
+/*
+ * Where nfacctd_as / nfacctd_net take AS numbers and masks from (pmacct's NF_AS_* / NF_NET_*).
+ * The AS key offers the first CONF_SRC_N_AS; mask and igp are networks only.
+ */
+enum conf_src {
+	CONF_SRC_NETFLOW = 0, /* the exporter's values (netflow and sflow: the same) */
+	CONF_SRC_SFLOW,
+	CONF_SRC_FILE,     /* networks_file */
+	CONF_SRC_LONGEST,  /* networks_file or the exporter's, the longer prefix wins */
+	CONF_SRC_FALLBACK, /* pmacct's older name of longest */
+	CONF_SRC_BGP,      /* refused: weir has no BGP listener yet */
+	CONF_SRC_BMP,
+	CONF_SRC_MASK, /* networks_mask (nets only) */
+	CONF_SRC_IGP,  /* refused: no IS-IS listener (nets only) */
+};
+#define CONF_SRC_N_AS (CONF_SRC_BMP + 1)
+
 /* One UDP listener, resolved from nfacctd_ip x nfacctd_port (and later sfacctd_*). */
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -120,6 +137,9 @@ struct conf {
 
 	/* enrichment maps (src/enrich/) */
 	char networks_file[PATH_MAX];
+	int nfacctd_as;         /* enum conf_src: src_as, dst_as, peer_src_as, peer_dst_as */
+	int nfacctd_net;        /* enum conf_src: src/dst masks (hence src_net, dst_net) */
+	uint32_t networks_mask; /* the mask nfacctd_net: mask applies; 0 = none */
 	char sampling_map[PATH_MAX];
 	char pre_tag_map[PATH_MAX];
 	bool pre_tag_label_encode_as_map;

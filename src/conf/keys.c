@@ -26,6 +26,24 @@
 		.name = n, .type = KT_LATER, .scope = KS_ANY, .pmacct = pm                         \
 	}
 
+/* The order of enum conf_src: the AS key offers the first CONF_SRC_N_AS. */
+static const char *const as_sources[] = {"netflow",  "sflow", "file", "longest",
+                                         "fallback", "bgp",   "bmp",  NULL};
+static const char *const net_sources[] = {"netflow", "sflow", "file", "longest", "fallback",
+                                          "bgp",     "bmp",   "mask", "igp",     NULL};
+
+/* nfacctd_as, nfacctd_net and their pmacct spellings: one field each, the same row each. */
+#define AS_SOURCE(n, h, pm)                                                                        \
+	{                                                                                          \
+		.name = n, .type = KT_ENUM, G(nfacctd_as), .def = "netflow",                       \
+		.choices = as_sources, .section = "Enrichment maps", .help = h, .pmacct = pm       \
+	}
+#define NET_SOURCE(n, h, pm)                                                                       \
+	{                                                                                          \
+		.name = n, .type = KT_ENUM, G(nfacctd_net), .def = "netflow",                      \
+		.choices = net_sources, .section = "Enrichment maps", .help = h, .pmacct = pm      \
+	}
+
 /* The order of enum asname_proto (src/enrich/asname.h). */
 static const char *const asname_sources[] = {"dns", "whois", "off", NULL};
 
@@ -298,9 +316,40 @@ const struct key_def conf_keys[] = {
      G(networks_file),
      .def = "",
      .section = "Enrichment maps",
-     .help = "Lines `[peer_as_]as,net/len`: longest match sets src/dst net, mask and AS "
-             "(IPv4 and IPv6).",
+     .help = "Lines `[peer_as_]as,net/len` (IPv4 and IPv6), looked up by longest match where "
+             "nfacctd_as / nfacctd_net say file or longest.",
      .pmacct = "Same format: networks/ASNs for src_net, dst_net, masks and AS numbers."},
+    AS_SOURCE("nfacctd_as",
+              "Where src_as, dst_as, peer_src_as, peer_dst_as come from: the exporter (netflow, "
+              "sflow), networks_file (file: the matching line's, 0 when none matches), or "
+              "longest (the line's when its prefix is at least as long as the mask).",
+              "Same values and default; bgp and bmp load with a warning and use the exporter's "
+              "values (no BGP listener yet)."),
+    AS_SOURCE("nfacctd_as_new", "Same as nfacctd_as.", "Older name of nfacctd_as."),
+    AS_SOURCE("sfacctd_as", "Same as nfacctd_as.", "sfacctd's name of nfacctd_as."),
+    AS_SOURCE("pmacctd_as", "Same as nfacctd_as.", "pmacctd's name of nfacctd_as."),
+    AS_SOURCE("uacctd_as", "Same as nfacctd_as.", "uacctd's name of nfacctd_as."),
+    NET_SOURCE("nfacctd_net",
+               "Where src_mask, dst_mask (hence src_net, dst_net) come from: the exporter, "
+               "networks_file (file: the matching prefix, 0 when none matches), networks_mask "
+               "(mask), or longest (the longer of the file's prefix and the exporter's).",
+               "Same values and default (networks_file or networks_mask alone change no mask "
+               "in nfacctd/sfacctd); igp, bgp and bmp load with a warning and use the "
+               "exporter's values (no IS-IS/BGP listener yet)."),
+    NET_SOURCE("sfacctd_net", "Same as nfacctd_net.", "sfacctd's name of nfacctd_net."),
+    NET_SOURCE("pmacctd_net", "Same as nfacctd_net.", "pmacctd's name of nfacctd_net."),
+    NET_SOURCE("uacctd_net", "Same as nfacctd_net.", "uacctd's name of nfacctd_net."),
+    {.name = "networks_mask",
+     .type = KT_UINT,
+     G(networks_mask),
+     .min = 0,
+     .max = 128,
+     .def = "0",
+     .section = "Enrichment maps",
+     .help = "Prefix length nfacctd_net: mask gives src/dst masks (IPv4: at most 32); 0 = "
+             "none.",
+     .pmacct = "Same: a fixed mask for src_net/dst_net (pmacct applies it only with "
+               "nfacctd_net: mask in nfacctd/sfacctd)."},
     {.name = "sampling_map",
      .type = KT_PATH,
      G(sampling_map),
@@ -1140,8 +1189,8 @@ const struct key_def conf_keys[] = {
     LATER("aggregate_unknown_etype", "Aggregate frames of unknown ethertype."),
     LATER("timestamps_rfc3339", "RFC 3339 timestamps."),
     LATER("tos_encode_as_dscp", "Print DSCP instead of the TOS byte."),
-    LATER("networks_*", "Other networks_file settings (networks_file_filter, networks_mask, "
-                        "networks_cache_entries ...)."),
+    LATER("networks_*", "Other networks_file settings (networks_file_filter, "
+                        "networks_file_no_lpm, networks_cache_entries ...)."),
     LATER("ports_file", "List of ports to account for."),
     LATER("protos_file", "List of protocols to account for."),
     LATER("tos_file", "List of TOS values to account for."),
@@ -1157,9 +1206,6 @@ const struct key_def conf_keys[] = {
     LATER("nfacctd_interface", "Bind the listener to an interface."),
     LATER("nfacctd_ipv6_only", "IPv6-only listener (no IPv4-mapped addresses)."),
     LATER("nfacctd_time_secs", "NetFlow v9 times in seconds rather than uptime-relative."),
-    LATER("nfacctd_as", "Source of AS numbers (netflow, bgp, file)."),
-    LATER("nfacctd_as_new", "Source of AS numbers (old name)."),
-    LATER("nfacctd_net", "Source of network masks (netflow, bgp, file, mask)."),
     LATER("nfacctd_mcast_groups", "Multicast groups to join."),
     LATER("nfacctd_peer_as", "Report the peer AS instead of the origin AS."),
     LATER("nfacctd_templates_receiver", "Replicate templates to another collector."),
@@ -1176,7 +1222,7 @@ const struct key_def conf_keys[] = {
     LATER("pre_tag*", "Other pre_tag_map settings (pre_tag2_filter, pre_tag_label_filter ...)."),
     LATER("post_tag*", "Static tags set after aggregation."),
     LATER("sampling_rate", "Sampling rate applied to every flow."),
-    LATER("sfacctd_*", "Other sFlow collector settings (sfacctd_as, sfacctd_net, maps ...)."),
+    LATER("sfacctd_*", "Other sFlow collector settings (sfacctd_ext_sampling_rate, maps ...)."),
     LATER("tee_kafka_config_file", "librdkafka settings of a tee receiver that is a Kafka broker."),
     LATER("bgp_*", "BGP daemon and BGP lookups."),
     LATER("bmp_*", "BMP daemon."),

@@ -11,8 +11,9 @@ struct conf;
 struct enrich;
 
 /*
- * Loads the maps the configuration names (networks_file, sampling_map, pre_tag_map). NULL with
- * "file:line: message" in err when one does not parse.
+ * Loads the maps the configuration uses (networks_file when nfacctd_as or nfacctd_net reads
+ * it, sampling_map, pre_tag_map). NULL with "file:line: message" in err when one does not
+ * parse.
  */
 struct enrich *enrich_open(const struct conf *c, char *err, size_t errlen);
 
@@ -21,8 +22,9 @@ bool enrich_active(const struct enrich *e);
 
 /*
  * Fills the derived fields of one record in place, in pmacct's order: sampling_map rate,
- * renormalization (bytes and packets times the rate), networks_file masks and AS numbers
- * (the longest match wins over the exporter's values), then pre_tag_map tag/tag2/label.
+ * renormalization (bytes and packets times the rate), masks then AS numbers as nfacctd_net /
+ * nfacctd_as chose at enrich_open() (the exporter's, networks_file, longest prefix of the
+ * two, or networks_mask), then pre_tag_map tag/tag2/label.
  * Read-only on e: safe from every worker at once.
  */
 void enrich_flow(const struct enrich *e, struct flow *f);

@@ -128,6 +128,8 @@ def test_maps_bins_and_output_forms(weir_bin, corpus_dir, tmp_path):
     lines = [
         'plugins: print[nets], print[tags], print[client], print[bins], print[table], print[tiny]',
         f'networks_file: {tmp_path}/networks',
+        'nfacctd_as: file',  # as pmacct: without these the file changes nothing
+        'nfacctd_net: file',
         f'sampling_map: {tmp_path}/sampling',
         f'pre_tag_map: {tmp_path}/pretag',
         'nfacctd_renormalize: true',

@@ -60,7 +60,7 @@ def collector(weir_bin, tmp_path, resolver):
     (tmp_path / 'names.csv').write_text(CSV)
     return Collector(weir_bin, tmp_path, [
         'plugins=print[both], print[dst], print[csv], prometheus[prom]',
-        f'networks_file={tmp_path}/nets.txt',
+        f'networks_file={tmp_path}/nets.txt', 'nfacctd_as=file',
         f'asname_csv_file={tmp_path}/names.csv',
         f'asname_cache_file={tmp_path}/names.cache',
         'asname_timeout=1s',
@@ -160,7 +160,7 @@ def test_influxdb_tags_get_names(weir_bin, tmp_path):
         c = Collector(weir_bin, tmp_path, [
             'plugins=influxdb[i]', 'aggregate=dst_as, as_dst_name', 'print_refresh_time=1',
             f'influxdb_url={influx.url()}', 'influxdb_database=weir',
-            f'networks_file={tmp_path}/nets.txt', 'asname_source=dns',
+            f'networks_file={tmp_path}/nets.txt', 'nfacctd_as=file', 'asname_source=dns',
             f'asname_server=127.0.0.1:{fake.dns_port}'])
         sent = 0
 

@@ -374,6 +374,53 @@ static void strings_enums_and_checks(void **state)
 	load_err(c, text, "weir.conf:1: pidfile: value is too long (at most 4095 characters)");
 }
 
+/* nfacctd_as / nfacctd_net and their spellings, networks_mask, and what they need. */
+static void networks_methods_keys(void **state)
+{
+	struct conf *c = *state;
+
+	load_ok(c, "plugins: print\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_NETFLOW);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_NETFLOW);
+	assert_int_equal(c->networks_mask, 0);
+	load_ok(c, "networks_file: /n\nnfacctd_as: file\nnfacctd_net: Longest\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_FILE);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_LONGEST);
+	load_ok(c, "networks_file: /n\nsfacctd_as: longest\nsfacctd_net: file\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_LONGEST);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_FILE);
+	load_ok(c, "networks_file: /n\nnfacctd_as_new: file\npmacctd_net: fallback\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_FILE);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_FALLBACK);
+	load_ok(c, "uacctd_as: sflow\nnetworks_mask: 24\nuacctd_net: mask\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_SFLOW);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_MASK);
+	assert_int_equal(c->networks_mask, 24);
+	load_ok(c, "nfacctd_as: longest\nnfacctd_net: longest\n"); /* no file: the exporter's */
+
+	load_err(c, "nfacctd_as: mask\n",
+	         "weir.conf:1: nfacctd_as: 'mask' is not one of: netflow, sflow, file, longest, "
+	         "fallback, bgp, bmp");
+	/* bgp, bmp, igp: a warning (pmacct configs load unchanged), the exporter's values. */
+	load_ok(c, "nfacctd_as: bgp\nsfacctd_net: igp\n");
+	assert_int_equal(c->nfacctd_as, CONF_SRC_BGP);
+	assert_int_equal(c->nfacctd_net, CONF_SRC_IGP);
+	load_err(c, "nfacctd_net: bgpp\n",
+	         "weir.conf:1: nfacctd_net: 'bgpp' is not one of: netflow, sflow, file, longest, "
+	         "fallback, bgp, bmp, mask, igp");
+	load_err(c, "\nnfacctd_as: file\n",
+	         "weir.conf:2: nfacctd_as: 'file' needs a networks_file");
+	load_err(c, "sfacctd_net: file\n",
+	         "weir.conf:1: sfacctd_net: 'file' needs a networks_file");
+	load_err(c, "nfacctd_net: mask\n", "weir.conf:1: nfacctd_net: 'mask' needs networks_mask");
+	load_err(c, "networks_mask: 129\n",
+	         "weir.conf:1: networks_mask: '129' is out of range (0..128)");
+	load_err(
+	    c, "plugins: print[a]\nnfacctd_as[a]: netflow\n",
+	    "weir.conf:2: nfacctd_as[a]: 'nfacctd_as' applies to the whole collector and takes "
+	    "no [name]");
+}
+
 static void lists(void **state)
 {
 	struct conf *c = *state;
@@ -767,6 +814,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(sizes_and_durations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(history_weeks_and_months, setup, teardown),
 	    cmocka_unit_test_setup_teardown(strings_enums_and_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(networks_methods_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(plugins_and_labels, setup, teardown),
 	    cmocka_unit_test_setup_teardown(too_many_plugins, setup, teardown),

@@ -1,5 +1,5 @@
-/* test_enrich.c - enrich/: networks_file longest match, pre_tag_map and sampling_map rules,
- * renormalization, and libpcap filters on records. */
+/* test_enrich.c - enrich/: networks_file longest match, the nfacctd_as/nfacctd_net methods,
+ * pre_tag_map and sampling_map rules, renormalization, and libpcap filters on records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -277,6 +277,8 @@ static void networks_enrich_sets_masks_and_as(void **state)
 	fputs("64512,10.0.0.0/8\n64513_64514,192.0.2.0/24\n", f);
 	fclose(f);
 	snprintf(c->networks_file, sizeof(c->networks_file), "%s", path);
+	c->nfacctd_as = CONF_SRC_FILE;
+	c->nfacctd_net = CONF_SRC_FILE;
 	struct enrich *e = enrich_open(c, err, sizeof(err));
 	assert_non_null(e);
 	struct flow fl = flow_from("198.51.100.1", 1, 80);
@@ -287,6 +289,137 @@ static void networks_enrich_sets_masks_and_as(void **state)
 	assert_int_equal(fl.dst_mask, 24);
 	assert_int_equal(fl.dst_as, 64514);
 	assert_int_equal(fl.peer_dst_as, 64513);
+	enrich_free(e);
+	unlink(path);
+	rmdir(dir);
+	free(c);
+}
+
+/* One record through nfacctd_as / nfacctd_net / networks_mask as pmacct's nfacctd does it. */
+struct method_case {
+	const char *name;
+	int as, net;
+	uint32_t networks_mask;
+	const char *src, *dst; /* addresses */
+	uint8_t smask, dmask;  /* the exporter's masks (0 = not reported) */
+	uint8_t want_smask, want_dmask;
+	uint32_t want_sas, want_das;           /* the exporter's are 1 and 2 */
+	uint32_t want_peer_src, want_peer_dst; /* the exporter's are 3 and 4 */
+};
+
+/*
+ * 10.0.0.0/8 -> AS 100 (peer 7), 10.1.0.0/16 -> AS 0 (no AS on the line),
+ * 10.1.2.0/24 -> AS 300 (peer 9), 2001:db8::/32 -> AS 400; 192.0.2.1 matches nothing.
+ */
+static const struct method_case method_cases[] = {
+    {"keep: the file changes nothing", CONF_SRC_NETFLOW, CONF_SRC_SFLOW, 0, "10.1.2.3", "192.0.2.1",
+     20, 28, 20, 28, 1, 2, 3, 4},
+    {"as file: the line's AS, 0 without match", CONF_SRC_FILE, CONF_SRC_NETFLOW, 0, "10.1.2.3",
+     "192.0.2.1", 20, 28, 20, 28, 300, 0, 9, 0},
+    {"as file: a line without AS gives 0", CONF_SRC_FILE, CONF_SRC_NETFLOW, 0, "10.1.9.9",
+     "10.9.9.9", 20, 28, 20, 28, 0, 100, 0, 7},
+    {"net file: the prefix, 0 without match", CONF_SRC_NETFLOW, CONF_SRC_FILE, 0, "10.1.2.3",
+     "192.0.2.1", 28, 28, 24, 0, 1, 2, 3, 4},
+    {"net longest: the longer prefix", CONF_SRC_NETFLOW, CONF_SRC_LONGEST, 0, "10.1.2.3",
+     "10.9.9.9", 20, 28, 24, 28, 1, 2, 3, 4},
+    {"net longest: no match keeps the exporter's", CONF_SRC_NETFLOW, CONF_SRC_LONGEST, 0,
+     "192.0.2.1", "192.0.2.1", 20, 0, 20, 0, 1, 2, 3, 4},
+    {"as longest: the file at least as long", CONF_SRC_LONGEST, CONF_SRC_NETFLOW, 0, "10.1.2.3",
+     "10.1.2.3", 24, 25, 24, 25, 300, 2, 9, 4},
+    {"as longest: an unreported mask loses", CONF_SRC_LONGEST, CONF_SRC_NETFLOW, 0, "10.9.9.9",
+     "192.0.2.1", 0, 0, 0, 0, 100, 2, 7, 4},
+    {"as longest after net file: the file always", CONF_SRC_FALLBACK, CONF_SRC_FILE, 0, "10.1.2.3",
+     "10.9.9.9", 28, 28, 24, 8, 300, 100, 9, 7},
+    {"net mask: fixed, per family", CONF_SRC_NETFLOW, CONF_SRC_MASK, 40, "10.1.2.3", "2001:db8::1",
+     0, 64, 32, 40, 1, 2, 3, 4},
+    {"as longest after net mask", CONF_SRC_LONGEST, CONF_SRC_MASK, 20, "10.1.2.3", "2001:db8::1",
+     28, 64, 20, 20, 300, 400, 9, 0},
+};
+
+static void networks_methods(void **state)
+{
+	char dir[] = "/tmp/weir-test-enrich-XXXXXX", path[128], err[256];
+	struct conf *c = calloc(1, sizeof(*c));
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/networks", dir);
+	FILE *f = fopen(path, "w");
+	fputs("7_100,10.0.0.0/8\n10.1.0.0/16\n9_300,10.1.2.0/24\n400,2001:db8::/32\n", f);
+	fclose(f);
+	snprintf(c->networks_file, sizeof(c->networks_file), "%s", path);
+	for (size_t i = 0; i < sizeof(method_cases) / sizeof(method_cases[0]); i++) {
+		const struct method_case *t = &method_cases[i];
+		c->nfacctd_as = t->as;
+		c->nfacctd_net = t->net;
+		c->networks_mask = t->networks_mask;
+		struct enrich *e = enrich_open(c, err, sizeof(err));
+		assert_non_null(e);
+		/* with a networks_file, flows metered from packets always use it (pmacctd) */
+		assert_true(enrich_active(e));
+		struct flow fl = flow_from("198.51.100.1", 1, 80);
+		fl.export_version = 10; /* an exported record: the method applies as configured */
+		fl.src = ip(t->src);
+		fl.dst = ip(t->dst);
+		fl.src_mask = t->smask;
+		fl.dst_mask = t->dmask;
+		if (t->smask)
+			FLOW_SET(&fl, FF_SRC_MASK);
+		if (t->dmask)
+			FLOW_SET(&fl, FF_DST_MASK);
+		fl.src_as = 1;
+		fl.dst_as = 2;
+		fl.peer_src_as = 3;
+		fl.peer_dst_as = 4;
+		FLOW_SET(&fl, FF_SRC_AS);
+		FLOW_SET(&fl, FF_DST_AS);
+		enrich_flow(e, &fl);
+		print_message("%s\n", t->name);
+		assert_int_equal(fl.src_mask, t->want_smask);
+		assert_int_equal(fl.dst_mask, t->want_dmask);
+		assert_int_equal(fl.src_as, t->want_sas);
+		assert_int_equal(fl.dst_as, t->want_das);
+		assert_int_equal(fl.peer_src_as, t->want_peer_src);
+		assert_int_equal(fl.peer_dst_as, t->want_peer_dst);
+		enrich_free(e);
+	}
+	/* A flow metered from packets (export_version 0) under the default: pmacctd's file. */
+	c->nfacctd_as = CONF_SRC_NETFLOW;
+	c->nfacctd_net = CONF_SRC_NETFLOW;
+	c->networks_mask = 0;
+	struct enrich *e = enrich_open(c, err, sizeof(err));
+	assert_non_null(e);
+	struct flow fl = flow_from("198.51.100.1", 1, 80);
+	fl.src = ip("10.1.2.3");
+	fl.dst = ip("192.0.2.1");
+	enrich_flow(e, &fl);
+	assert_int_equal(fl.src_mask, 24);
+	assert_int_equal(fl.src_as, 300);
+	assert_int_equal(fl.peer_src_as, 9);
+	assert_int_equal(fl.dst_mask, 0);
+	assert_int_equal(fl.dst_as, 0);
+	fl.export_version = 9; /* the same flow exported: the exporter's values stay */
+	fl.src_mask = 20;
+	fl.src_as = 1;
+	enrich_flow(e, &fl);
+	assert_int_equal(fl.src_mask, 20);
+	assert_int_equal(fl.src_as, 1);
+	enrich_free(e);
+	/* bgp/bmp/igp (no listener yet): the exporter's values for exported records. */
+	c->nfacctd_as = CONF_SRC_BGP;
+	c->nfacctd_net = CONF_SRC_IGP;
+	e = enrich_open(c, err, sizeof(err));
+	assert_non_null(e);
+	fl.export_version = 10;
+	fl.src_as = 1;
+	enrich_flow(e, &fl);
+	assert_int_equal(fl.src_as, 1);
+	enrich_free(e);
+	c->networks_file[0] = '\0';
+	c->nfacctd_as = CONF_SRC_LONGEST;
+	c->nfacctd_net = CONF_SRC_LONGEST;
+	e = enrich_open(c, err, sizeof(err));
+	assert_non_null(e);
+	assert_false(enrich_active(e));
 	enrich_free(e);
 	unlink(path);
 	rmdir(dir);
@@ -346,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(tagmap_errors),
 	    cmocka_unit_test(sampling_map_and_renormalize),
 	    cmocka_unit_test(networks_enrich_sets_masks_and_as),
+	    cmocka_unit_test(networks_methods),
 	    cmocka_unit_test(filters_on_records),
 	};
 	log_setup(LL_ERR, stderr, false, "test");

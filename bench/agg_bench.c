@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "aggregate/key.h"
 #include "aggregate/table.h"
 #include "weir/flow.h"
@@ -15,19 +16,6 @@
 #define PASSES    5
 #define MIN_RECS  (20u * 1000 * 1000)
 #define FIVE_TUPL "src_host, dst_host, src_port, dst_port, proto"
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* Key number k as a flow: 10.x.y.z -> 192.0.2.w, ports and protocol varied too. */
 static void set_key(struct flow *f, uint64_t k)
@@ -85,7 +73,7 @@ static void run(uint64_t keys, bool json)
 		stride++;
 	for (int p = 0; p < PASSES; p++) {
 		uint64_t kk = (uint64_t)p;
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (uint64_t i = 0; i < recs; i++) {
 			struct flow *f = &ring[i & (RING - 1)];
 			kk += stride;
@@ -100,9 +88,9 @@ static void run(uint64_t keys, bool json)
 				exit(1);
 			}
 		}
-		rate[p] = (double)recs / (cpu_now() - t0);
+		rate[p] = (double)recs / (bench_cpu_now() - t0);
 	}
-	qsort(rate, PASSES, sizeof(rate[0]), cmp_double);
+	qsort(rate, PASSES, sizeof(rate[0]), bench_cmp_double);
 	double per_entry = (double)agg_table_bytes(t) / (double)keys;
 	if (json)
 		printf("{\"keys\": %" PRIu64

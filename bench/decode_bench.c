@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "cmd/gen.h"
 #include "weir/decoder.h"
 #include "weir/flow.h"
@@ -40,25 +41,6 @@ static void consume(void *arg, struct flow_batch *b)
 		s->bytes += b->rec[i].bytes;
 	s->records += b->n;
 	b->n = 0;
-}
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Encodes the capture: a template datagram (v9/IPFIX), then dgrams data datagrams. */
@@ -121,18 +103,18 @@ static double run_decode(const struct capture *c, uint32_t reps, uint64_t now, b
 	*ok = true;
 	for (uint32_t r = 0; r < reps; r++) {
 		uint64_t before = s.records;
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (size_t i = 0; i < c->n; i++)
 			decode_datagram(&ctx, c->buf + c->off[i], c->len[i]);
 		consume(&s, batch);
-		double t1 = cpu_now();
+		double t1 = bench_cpu_now();
 		if (s.records - before != c->records)
 			*ok = false;
 		rate[r] = (double)c->records / (t1 - t0);
 	}
 	decode_state_free(st);
 	free(batch);
-	return median(rate, reps);
+	return bench_median(rate, reps);
 }
 
 /* Records per CPU second of gen's own encoder (model + pack + encode), for scale. */
@@ -149,16 +131,16 @@ static double run_encode(const struct gen_format *f, const struct bench_opts *o,
 	gen_model_init(&m, 1, o->keys, f->version == 5 ? 0 : o->v6_pct, 1);
 	for (uint32_t rep = 0; rep < o->reps; rep++) {
 		uint64_t recs = 0;
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (uint32_t d = 0; d < o->dgrams; d++) {
 			size_t n = gen_pack(f, &m, &pk, now - now % 1000, GEN_BUDGET_DEFAULT,
 			                    GEN_PER_MAX, r);
 			sum += f->data(buf, sizeof(buf), &x, now, r, n);
 			recs += n;
 		}
-		rate[rep] = (double)recs / (cpu_now() - t0);
+		rate[rep] = (double)recs / (bench_cpu_now() - t0);
 	}
-	return sum ? median(rate, o->reps) : 0;
+	return sum ? bench_median(rate, o->reps) : 0;
 }
 
 static void usage(FILE *out)

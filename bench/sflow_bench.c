@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "cmd/gen.h"
 #include "ingest/meter.h"
-#include "lib/cursor.h"
 #include "lib/intern.h"
 #include "weir/decoder.h"
 
@@ -29,25 +29,6 @@ static void consume(void *arg, struct flow_batch *b)
 		s->bytes += b->rec[i].bytes;
 	s->records += b->n;
 	b->n = 0;
-}
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Samples per CPU second: gen's sFlow datagrams (11 IPv4 samples each) decoded from memory. */
@@ -81,11 +62,11 @@ static double decode_rate(uint64_t now, double *per_dgram)
 	wip_from_v4(&ctx.src, 0x7f000001);
 	for (int rep = 0; rep < REPS; rep++) {
 		uint64_t before = s.records;
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (size_t d = 0, off = 0; d < DGRAMS; off += len[d++])
 			decode_datagram(&ctx, buf + off, len[d]);
 		consume(&s, batch);
-		rate[rep] = (double)(s.records - before) / (cpu_now() - t0);
+		rate[rep] = (double)(s.records - before) / (bench_cpu_now() - t0);
 		if (s.records - before != samples)
 			fprintf(stderr, "sflow_bench: %" PRIu64 " of %" PRIu64 " samples decoded\n",
 			        s.records - before, samples);
@@ -94,18 +75,12 @@ static double decode_rate(uint64_t now, double *per_dgram)
 	free(batch);
 	free(len);
 	free(buf);
-	return median(rate, REPS);
+	return bench_median(rate, REPS);
 }
 
 /* --- extended_gateway records: the cost of keeping AS paths and communities --- */
 
 #define GW_SAMPLES 11
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	put_u32(p, v);
-	return p + 4;
-}
 
 /*
  * A datagram of GW_SAMPLES flow samples, each a sampled IPv4 record and an extended_gateway
@@ -115,54 +90,54 @@ static uint8_t *put32(uint8_t *p, uint32_t v)
 static size_t gw_dgram(uint8_t *buf, uint32_t seq, uint64_t *rng, uint32_t paths)
 {
 	uint8_t *p = buf;
-	p = put32(p, 5);
-	p = put32(p, 1);
-	p = put32(p, 0xc0000205); /* agent 192.0.2.5 */
-	p = put32(p, 0);
-	p = put32(p, seq);
-	p = put32(p, 1000);
-	p = put32(p, GW_SAMPLES);
+	p = gen_put32(p, 5);
+	p = gen_put32(p, 1);
+	p = gen_put32(p, 0xc0000205); /* agent 192.0.2.5 */
+	p = gen_put32(p, 0);
+	p = gen_put32(p, seq);
+	p = gen_put32(p, 1000);
+	p = gen_put32(p, GW_SAMPLES);
 	for (uint32_t i = 0; i < GW_SAMPLES; i++) {
 		*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
 		uint32_t k = (uint32_t)(*rng >> 33) % paths;
-		p = put32(p, 1);
-		p = put32(p, 32 + 8 + 32 + 8 + 64); /* header, IPv4 record, gateway record */
-		p = put32(p, seq * GW_SAMPLES + i); /* sample sequence */
-		p = put32(p, 7);
-		p = put32(p, 100);
-		p = put32(p, (seq * GW_SAMPLES + i) * 100);
-		p = put32(p, 0);
-		p = put32(p, 1);
-		p = put32(p, 2);
-		p = put32(p, 2);
-		p = put32(p, 3); /* sampled IPv4 */
-		p = put32(p, 32);
-		p = put32(p, 1000);
-		p = put32(p, 6);
-		p = put32(p, 0x0a000000 + k);
-		p = put32(p, 0x0a800000 + k);
-		p = put32(p, 1024 + (k & 0x3fff));
-		p = put32(p, 443);
-		p = put32(p, 0x18);
-		p = put32(p, 0);
-		p = put32(p, 1003); /* extended gateway */
-		p = put32(p, 64);
-		p = put32(p, 1);
-		p = put32(p, 0x0aff0001);
-		p = put32(p, 64500);
-		p = put32(p, 64501);
-		p = put32(p, 64502);
-		p = put32(p, 1); /* one AS_SEQUENCE of 4 */
-		p = put32(p, 2);
-		p = put32(p, 4);
-		p = put32(p, 64512);
-		p = put32(p, 65000 + k % 500);
-		p = put32(p, 4200000000u + k);
-		p = put32(p, 70000 + k / 7);
-		p = put32(p, 2);
-		p = put32(p, 0xfc000000u | (k & 0xffff));
-		p = put32(p, 0xfc010000u | (k >> 16));
-		p = put32(p, 100);
+		p = gen_put32(p, 1);
+		p = gen_put32(p, 32 + 8 + 32 + 8 + 64); /* header, IPv4 record, gateway record */
+		p = gen_put32(p, seq * GW_SAMPLES + i); /* sample sequence */
+		p = gen_put32(p, 7);
+		p = gen_put32(p, 100);
+		p = gen_put32(p, (seq * GW_SAMPLES + i) * 100);
+		p = gen_put32(p, 0);
+		p = gen_put32(p, 1);
+		p = gen_put32(p, 2);
+		p = gen_put32(p, 2);
+		p = gen_put32(p, 3); /* sampled IPv4 */
+		p = gen_put32(p, 32);
+		p = gen_put32(p, 1000);
+		p = gen_put32(p, 6);
+		p = gen_put32(p, 0x0a000000 + k);
+		p = gen_put32(p, 0x0a800000 + k);
+		p = gen_put32(p, 1024 + (k & 0x3fff));
+		p = gen_put32(p, 443);
+		p = gen_put32(p, 0x18);
+		p = gen_put32(p, 0);
+		p = gen_put32(p, 1003); /* extended gateway */
+		p = gen_put32(p, 64);
+		p = gen_put32(p, 1);
+		p = gen_put32(p, 0x0aff0001);
+		p = gen_put32(p, 64500);
+		p = gen_put32(p, 64501);
+		p = gen_put32(p, 64502);
+		p = gen_put32(p, 1); /* one AS_SEQUENCE of 4 */
+		p = gen_put32(p, 2);
+		p = gen_put32(p, 4);
+		p = gen_put32(p, 64512);
+		p = gen_put32(p, 65000 + k % 500);
+		p = gen_put32(p, 4200000000u + k);
+		p = gen_put32(p, 70000 + k / 7);
+		p = gen_put32(p, 2);
+		p = gen_put32(p, 0xfc000000u | (k & 0xffff));
+		p = gen_put32(p, 0xfc010000u | (k >> 16));
+		p = gen_put32(p, 100);
 	}
 	return (size_t)(p - buf);
 }
@@ -192,11 +167,11 @@ static double gateway_rate(uint64_t now, uint32_t paths, struct intern *in)
 	wip_from_v4(&ctx.src, 0x7f000001);
 	for (int rep = 0; rep < REPS; rep++) {
 		uint64_t before = s.records;
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (size_t d = 0, off = 0; d < DGRAMS; off += len[d++])
 			decode_datagram(&ctx, buf + off, len[d]);
 		consume(&s, batch);
-		rate[rep] = (double)(s.records - before) / (cpu_now() - t0);
+		rate[rep] = (double)(s.records - before) / (bench_cpu_now() - t0);
 		if (s.records - before != (uint64_t)DGRAMS * GW_SAMPLES)
 			fprintf(stderr, "sflow_bench: gateway: %" PRIu64 " samples decoded\n",
 			        s.records - before);
@@ -205,7 +180,7 @@ static double gateway_rate(uint64_t now, uint32_t paths, struct intern *in)
 	free(batch);
 	free(len);
 	free(buf);
-	return median(rate, REPS);
+	return bench_median(rate, REPS);
 }
 
 static void gateway_rates(uint64_t now)
@@ -278,7 +253,7 @@ static double meter_rate(const struct frames *f, uint64_t *flows)
 	for (int rep = 0; rep < REPS; rep++) {
 		struct meter *m = meter_new(&mc);
 		meter_set_output(m, batch, consume, &s);
-		double t0 = cpu_now();
+		double t0 = bench_cpu_now();
 		for (int pass = 0; pass < PASSES; pass++) {
 			/* each pass later in time than the last: its flows are new ones */
 			uint64_t shift = (uint64_t)pass * 3600 * 1000;
@@ -291,12 +266,12 @@ static double meter_rate(const struct frames *f, uint64_t *flows)
 		}
 		meter_flush(m, UINT64_MAX / 2);
 		consume(&s, batch);
-		rate[rep] = (double)(f->n * PASSES) / (cpu_now() - t0);
+		rate[rep] = (double)(f->n * PASSES) / (bench_cpu_now() - t0);
 		meter_free(m);
 	}
 	*flows = s.records / REPS;
 	free(batch);
-	return median(rate, REPS);
+	return bench_median(rate, REPS);
 }
 
 int main(int argc, char **argv)
